@@ -1,0 +1,1 @@
+//! The only user of rubato: band-limited conversion from any input rate to 16 kHz, streaming (push/finish).

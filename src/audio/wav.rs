@@ -1,0 +1,1 @@
+//! The only user of hound: read any common WAV into mono f32, and write the growing recording.

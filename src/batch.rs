@@ -1,0 +1,1 @@
+//! Day's-end batch driver: a folder of memos becomes a review queue of drafts.

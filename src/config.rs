@@ -1,0 +1,1 @@
+//! Configuration file (TOML) merged with command-line flags into plain settings.

@@ -1,0 +1,1 @@
+//! Top-level error and exit codes; each stage keeps its own error enum.

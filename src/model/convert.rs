@@ -1,0 +1,1 @@
+//! Converts CTranslate2 (faster-whisper) Whisper weights into the ggml file whisper.cpp loads.

@@ -1,0 +1,1 @@
+//! Review flags: what the note lacks or must not contain, each with a plain message.

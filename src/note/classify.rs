@@ -1,0 +1,1 @@
+//! The section classifier for SOAP and DAP notes.

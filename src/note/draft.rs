@@ -1,0 +1,1 @@
+//! The draft (always unsigned) and its JSON contract.

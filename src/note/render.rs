@@ -1,0 +1,1 @@
+//! The Markdown rendering of a draft and of the private process note.

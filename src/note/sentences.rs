@@ -1,0 +1,1 @@
+//! Splits transcript segments into sentences that keep their audio times.

@@ -1,0 +1,1 @@
+//! Session information (client, date, duration, modality, type, number) for the note header.

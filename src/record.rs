@@ -1,0 +1,1 @@
+//! Live dictation driver: capture, live view, stop conditions, recovery of interrupted recordings.
