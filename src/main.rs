@@ -4,6 +4,61 @@ mod cli;
 
 use std::process::ExitCode;
 
+use anyhow::Result;
+use clap::Parser;
+
+use cli::{Cli, Command};
+use notedraft::config::{ConfigFile, Settings, default_config_path};
+use notedraft::error;
+
 fn main() -> ExitCode {
-    cli::run()
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{}", error::one_line(&err));
+            for cause in error::causes(&err) {
+                tracing::info!("caused by: {cause}");
+            }
+            error::exit(error::EXIT_FAILED)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NOTEDRAFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config_path = cli.config.clone().unwrap_or_else(default_config_path);
+    let file = match ConfigFile::load(&config_path, cli.config.is_some()) {
+        Ok(file) => file,
+        Err(err) => {
+            eprintln!("notedraft: {err}");
+            return Ok(error::exit(error::EXIT_USAGE));
+        }
+    };
+    let settings = Settings::resolve(file, cli.command.overrides());
+    tracing::debug!(?settings, "settings");
+    match cli.command {
+        Command::Models(cmd) => models(cmd, &settings),
+        other => anyhow::bail!("this command is not available yet: {other:?}"),
+    }
+}
+
+fn models(cmd: cli::ModelsCommand, _settings: &Settings) -> Result<ExitCode> {
+    anyhow::bail!("models command not wired yet: {cmd:?}")
 }
