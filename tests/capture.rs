@@ -57,14 +57,19 @@ fn mono_reference(wav: &Path) -> (u32, Vec<f32>) {
 }
 
 fn notedraft_devices(alsa_config: &Path) -> assert_cmd::assert::Assert {
+    notedraft_devices_with(alsa_config, "")
+}
+
+/// `notedraft devices` with `settings` as its settings file.
+fn notedraft_devices_with(alsa_config: &Path, settings: &str) -> assert_cmd::assert::Assert {
+    let settings_file = alsa_config.with_file_name("config.toml");
+    std::fs::write(&settings_file, settings).unwrap();
     Command::cargo_bin("notedraft")
         .expect("the notedraft binary is built")
         .arg("devices")
+        .arg("--config")
+        .arg(&settings_file)
         .env("ALSA_CONFIG_PATH", vmic::alsa_config_path(alsa_config))
-        .env(
-            "XDG_CONFIG_HOME",
-            alsa_config.parent().expect("config has a folder"),
-        )
         .assert()
 }
 
@@ -98,6 +103,25 @@ fn devices_lists_the_virtual_microphone_as_the_default() {
         output.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn devices_says_which_microphone_the_settings_choose() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speech_fixture(dir.path(), 48_000, 1);
+    let config = VirtualMic::new(&wav).write(dir.path());
+    let stdout = |settings: &str| {
+        let output = notedraft_devices_with(&config, settings).success();
+        String::from_utf8(output.get_output().stdout.clone()).unwrap()
+    };
+    assert!(
+        stdout("device = \"virtual\"\n")
+            .contains("Your settings choose \"virtual\": that is \"Virtual microphone\".")
+    );
+    assert!(
+        stdout("device = \"Blue Yeti\"\n")
+            .contains("Your settings choose \"Blue Yeti\", which is not connected now")
     );
 }
 
@@ -352,4 +376,42 @@ fn inner_missing_device() {
         "No microphone called \"Blue Yeti\" was found. The microphones here are: \
          \"Virtual microphone\". Choose one with --device."
     );
+}
+
+#[test]
+fn a_consumer_that_stalls_loses_counted_samples_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speech_fixture(dir.path(), 48_000, 1);
+    let config = VirtualMic::new(&wav).end(End::Loop).write(dir.path());
+    let out = vmic::run_inner_test("inner_full_ring_counts_drops", &config, &[]);
+    println!("{out}");
+}
+
+#[test]
+#[ignore = "inner test: run by the tests above with a virtual microphone"]
+fn inner_full_ring_counts_drops() {
+    if !vmic::is_inner() {
+        return;
+    }
+    let mut capture = Capture::open(None).expect("open the virtual microphone");
+    let channels = u64::from(capture.device().channels);
+    // Longer than the ring buffer holds.
+    std::thread::sleep(Duration::from_secs(7));
+    capture.stop();
+    let mut interleaved = Vec::new();
+    let frames_read = capture.read_interleaved(&mut interleaved) as u64;
+    let stats = capture.stats();
+    println!(
+        "read {frames_read} frames, dropped {} samples of {} frames",
+        stats.dropped_samples, stats.frames
+    );
+    assert!(stats.dropped_samples > 0);
+    assert_eq!(stats.dropped_samples % channels, 0, "whole frames only");
+    assert_eq!(
+        frames_read * channels + stats.dropped_samples,
+        stats.frames * channels,
+        "every sample is either read or counted as dropped"
+    );
+    let ring_seconds = frames_read as f64 / f64::from(capture.sample_rate());
+    assert!((4.9..=5.1).contains(&ring_seconds), "{ring_seconds}");
 }

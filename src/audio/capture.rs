@@ -21,8 +21,14 @@ use crate::audio::mix_to_mono;
 const RING_SECONDS: usize = 5;
 /// How often a blocking read looks for new audio.
 const READ_POLL_INTERVAL: Duration = Duration::from_millis(5);
-/// How long the backend may sit without a sign of life before it checks the device's state.
-const BACKEND_POLL_TIMEOUT: Duration = Duration::from_secs(2);
+/// On ALSA, how long the stream may sit without a sign of life before it checks the device's
+/// state (a device that vanished across a suspend may never signal). Elsewhere the value means a
+/// limit on starting, which slow Bluetooth devices could exceed, so none is set there.
+const BACKEND_TIMEOUT: Option<Duration> = if cfg!(target_os = "linux") {
+    Some(Duration::from_secs(2))
+} else {
+    None
+};
 /// Stream errors in a row with no audio between them after which the stream is given up.
 const ERRORS_BEFORE_GIVING_UP: u32 = 50;
 /// Events (overruns, warnings) waiting for the consumer; more are counted, not queued.
@@ -222,7 +228,7 @@ impl Capture {
     /// Append every whole frame recorded so far, interleaved, to `out`; never waits.
     /// Returns the number of frames appended.
     pub fn read_interleaved(&mut self, out: &mut Vec<f32>) -> usize {
-        let channels = usize::from(self.device.channels);
+        let channels = usize::from(self.device.channels.max(1));
         let ready = self.consumer.slots() - self.consumer.slots() % channels;
         if ready == 0 {
             return 0;
@@ -699,12 +705,7 @@ where
         sample_rate: config.sample_rate(),
         buffer_size: cpal::BufferSize::Default,
     };
-    device.build_input_stream::<T, _, _>(
-        stream_config,
-        on_data,
-        on_error,
-        Some(BACKEND_POLL_TIMEOUT),
-    )
+    device.build_input_stream::<T, _, _>(stream_config, on_data, on_error, BACKEND_TIMEOUT)
 }
 
 /// The plain error for a device that would not start.
@@ -869,6 +870,12 @@ mod tests {
             assert!(!text.contains('\n'), "{text}");
             assert!(text.ends_with('.'), "{text}");
         }
+    }
+
+    #[test]
+    fn a_capture_can_move_to_the_recorder_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Capture>();
     }
 
     #[test]
