@@ -31,7 +31,7 @@ const BACKEND_TIMEOUT: Option<Duration> = if cfg!(target_os = "linux") {
 };
 /// Stream errors in a row with no audio between them after which the stream is given up.
 const ERRORS_BEFORE_GIVING_UP: u32 = 50;
-/// Events (overruns, warnings) waiting for the consumer; more are counted, not queued.
+/// Overrun events waiting for the consumer; more are counted, not queued.
 const EVENT_QUEUE: usize = 32;
 
 /// ALSA devices that open and "record" but are not microphones: `null` returns silence as fast
@@ -419,52 +419,87 @@ fn probe_devices(host: &cpal::Host) -> Vec<Probed> {
             }
         };
         let identity = backend::identity(&id);
-        let is_system_default = default_id.as_deref() == Some(id.as_str());
+        let is_default = default_id.as_deref() == Some(id.as_str());
         // The default's own description, where there is one, tends to speak of output.
-        let name = if is_system_default {
+        let name = if is_default {
             SYSTEM_DEFAULT_NAME.to_string()
         } else {
             hinted_name(&device).unwrap_or_else(|| id.clone())
         };
-        let probed = Probed {
-            info: InputDevice {
-                name,
-                ..describe(&id, &config, is_system_default)
-            },
-            device,
-            config,
+        let info = InputDevice {
+            name,
+            id,
+            sample_rate: config.sample_rate(),
+            channels: config.channels(),
+            sample_format: config.sample_format().to_string(),
+            is_default,
         };
-        found.push((probed, identity));
+        found.push((
+            Probed {
+                info,
+                device,
+                config,
+            },
+            identity,
+        ));
     }
-    let mut devices = keep_one_per_input(found, default_identity.as_deref());
+
+    let aliases: Vec<Alias> = found
+        .iter()
+        .map(|(p, identity)| Alias {
+            id: &p.info.id,
+            identity: identity.as_deref(),
+            is_default: p.info.is_default,
+        })
+        .collect();
+    let kept = keep_one_per_input(&aliases, default_identity.as_deref());
+    let mut slots: Vec<Option<Probed>> = found.into_iter().map(|(p, _)| Some(p)).collect();
+    let mut devices: Vec<Probed> = kept
+        .into_iter()
+        .filter_map(|(i, is_default)| {
+            let mut probed = slots[i].take()?;
+            probed.info.is_default = is_default;
+            Some(probed)
+        })
+        .collect();
     disambiguate_names(&mut devices);
     devices
 }
 
+/// One name for an input, as far as choosing among aliases goes.
+struct Alias<'a> {
+    id: &'a str,
+    /// Names with the same identity record from the same input; `None`: cannot be told.
+    identity: Option<&'a str>,
+    is_default: bool,
+}
+
 /// Aliases of one input (hw, plughw, sysdefault, the default itself...) collapse into one entry,
 /// the most convenient alias, marked default when the default device is that input.
-fn keep_one_per_input(
-    found: Vec<(Probed, Option<String>)>,
-    default_identity: Option<&str>,
-) -> Vec<Probed> {
-    let mut groups: Vec<(Option<String>, Vec<Probed>)> = Vec::new();
-    for (probed, identity) in found {
-        let twin = identity
-            .as_ref()
-            .and_then(|key| groups.iter_mut().find(|(k, _)| k.as_ref() == Some(key)));
+/// Returns the index of each alias kept, and whether it is the default, in listing order.
+fn keep_one_per_input(aliases: &[Alias], default_identity: Option<&str>) -> Vec<(usize, bool)> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, alias) in aliases.iter().enumerate() {
+        let twin = alias.identity.and_then(|key| {
+            groups
+                .iter_mut()
+                .find(|members| aliases[members[0]].identity == Some(key))
+        });
         match twin {
-            Some((_, members)) => members.push(probed),
-            None => groups.push((identity, vec![probed])),
+            Some(members) => members.push(i),
+            None => groups.push(vec![i]),
         }
     }
     groups
         .into_iter()
-        .filter_map(|(identity, members)| {
-            let is_default = members.iter().any(|p| p.info.is_default)
-                || (identity.is_some() && identity.as_deref() == default_identity);
-            let mut kept = members.into_iter().min_by_key(|p| alias_rank(&p.info.id))?;
-            kept.info.is_default = is_default;
-            Some(kept)
+        .filter_map(|members| {
+            let identity = aliases[members[0]].identity;
+            let is_default = members.iter().any(|&i| aliases[i].is_default)
+                || (identity.is_some() && identity == default_identity);
+            let kept = members
+                .into_iter()
+                .min_by_key(|&i| alias_rank(aliases[i].id))?;
+            Some((kept, is_default))
         })
         .collect()
 }
@@ -506,19 +541,7 @@ fn device_id(device: &cpal::Device) -> String {
 fn hinted_name(device: &cpal::Device) -> Option<String> {
     let description = device.description().ok()?;
     let name = description.name().trim();
-    let generic = name.is_empty() || name == "Default Audio Device";
-    (!generic).then(|| name.to_string())
-}
-
-fn describe(id: &str, config: &cpal::SupportedStreamConfig, is_default: bool) -> InputDevice {
-    InputDevice {
-        name: id.to_string(),
-        id: id.to_string(),
-        sample_rate: config.sample_rate(),
-        channels: config.channels(),
-        sample_format: config.sample_format().to_string(),
-        is_default,
-    }
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// Build and start the stream on its own thread, and hand back the consumer's side.
@@ -870,6 +893,45 @@ mod tests {
             assert!(!text.contains('\n'), "{text}");
             assert!(text.ends_with('.'), "{text}");
         }
+    }
+
+    fn alias<'a>(id: &'a str, identity: Option<&'a str>, is_default: bool) -> Alias<'a> {
+        Alias {
+            id,
+            identity,
+            is_default,
+        }
+    }
+
+    #[test]
+    fn aliases_of_one_input_are_listed_once_under_the_most_convenient_name() {
+        let card0 = Some("card 0 device 0 subdevice 0");
+        let card1 = Some("card 1 device 0 subdevice 0");
+        let aliases = [
+            alias("hw:CARD=PCH,DEV=0", card0, false),
+            alias("sysdefault:CARD=PCH", card0, false),
+            alias("plughw:CARD=PCH,DEV=0", card0, false),
+            alias("hw:CARD=USB,DEV=0", card1, false),
+            alias("plughw:CARD=USB,DEV=0", card1, false),
+            alias("default", Some("card 1 device 0 subdevice 0"), true),
+        ];
+        assert_eq!(
+            keep_one_per_input(&aliases, card1),
+            vec![(1, false), (4, true)]
+        );
+    }
+
+    #[test]
+    fn a_default_that_cannot_be_matched_is_listed_on_its_own() {
+        let aliases = [
+            alias("vmic_raw", Some("plugin vmic_raw"), false),
+            alias("pulse", None, false),
+            alias("default", Some("plugin default"), true),
+        ];
+        assert_eq!(
+            keep_one_per_input(&aliases, Some("plugin default")),
+            vec![(0, false), (1, false), (2, true)]
+        );
     }
 
     #[test]
