@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use notedraft::audio::capture::{self, InputDevice};
 use notedraft::config::{ConfigFile, Settings, default_config_path};
 use notedraft::error;
 
@@ -55,10 +56,83 @@ fn run(cli: Cli) -> Result<ExitCode> {
     tracing::debug!(?settings, "settings");
     match cli.command {
         Command::Models(cmd) => models(cmd, &settings),
+        Command::Devices => devices(&settings),
         other => anyhow::bail!("this command is not available yet: {other:?}"),
     }
 }
 
 fn models(cmd: cli::ModelsCommand, _settings: &Settings) -> Result<ExitCode> {
     anyhow::bail!("models command not wired yet: {cmd:?}")
+}
+
+fn devices(settings: &Settings) -> Result<ExitCode> {
+    let devices = capture::list_input_devices()?;
+    print!("{}", device_table(&devices));
+    if let Some(wanted) = settings.device.as_deref() {
+        match capture::find_device(&devices, wanted) {
+            Ok(i) => println!(
+                "Your settings choose \"{wanted}\": that is \"{}\".",
+                devices[i].name
+            ),
+            Err(_) => println!(
+                "Your settings choose \"{wanted}\", which is not connected now: plug it in, or choose another as shown above."
+            ),
+        }
+    }
+    Ok(error::exit(error::EXIT_OK))
+}
+
+/// The microphones as a small table, the default starred, with how to choose one.
+fn device_table(devices: &[InputDevice]) -> String {
+    let name_width = devices
+        .iter()
+        .map(|d| d.name.chars().count())
+        .chain(["MICROPHONE".len()])
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("Microphones that can record:\n\n");
+    out += &format!(
+        "    {:<name_width$}  {:>9}  CHANNELS\n",
+        "MICROPHONE", "RATE"
+    );
+    for d in devices {
+        let marker = if d.is_default { "*" } else { " " };
+        out += &format!(
+            "  {marker} {:<name_width$}  {:>6} Hz  {}\n",
+            d.name, d.sample_rate, d.channels
+        );
+    }
+    out += "\n  * used when no microphone is chosen\n";
+    out += "\nTo choose one: notedraft record --device NAME --save-device\n";
+    out += "(NAME can be part of the name, such as \"usb\".)\n";
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mic(name: &str, rate: u32, channels: u16, is_default: bool) -> InputDevice {
+        InputDevice {
+            name: name.to_string(),
+            id: name.to_lowercase(),
+            sample_rate: rate,
+            channels,
+            sample_format: "i16".to_string(),
+            is_default,
+        }
+    }
+
+    #[test]
+    fn device_table_marks_the_default_and_says_how_to_choose() {
+        let table = device_table(&[
+            mic("Virtual microphone", 48_000, 2, true),
+            mic("USB", 44_100, 1, false),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[2], "    MICROPHONE               RATE  CHANNELS");
+        assert_eq!(lines[3], "  * Virtual microphone   48000 Hz  2");
+        assert_eq!(lines[4], "    USB                  44100 Hz  1");
+        assert!(table.contains("notedraft record --device NAME --save-device"));
+    }
 }
