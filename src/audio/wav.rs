@@ -121,6 +121,14 @@ impl MonoSource for WavSource {
                         .push(sample.map_err(|e| map_read_error(&self.path, e))?);
                 }
             }
+            // hound's i16 path is markedly faster than its i32 one, and covers 8- and 16-bit files.
+            hound::SampleFormat::Int if self.spec.bits_per_sample <= 16 => {
+                let scale = 1.0 / (1u32 << (self.spec.bits_per_sample.clamp(1, 16) - 1)) as f32;
+                for sample in self.reader.samples::<i16>().take(want) {
+                    let value = sample.map_err(|e| map_read_error(&self.path, e))?;
+                    self.interleaved.push(f32::from(value) * scale);
+                }
+            }
             hound::SampleFormat::Int => {
                 let scale = 1.0 / (1u64 << (self.spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
                 for sample in self.reader.samples::<i32>().take(want) {
