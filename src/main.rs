@@ -177,9 +177,14 @@ fn models(cmd: cli::ModelsCommand, settings: &Settings) -> Result<ExitCode> {
             };
             Ok(error::exit(code))
         }
-        cli::ModelsCommand::Convert { from, out } => {
+        cli::ModelsCommand::Convert { from, out, q8 } => {
             let started = std::time::Instant::now();
-            let report = convert::convert_dir(&from, &out)?;
+            let output_type = if q8 {
+                convert::OutputType::Q8_0
+            } else {
+                convert::OutputType::F16
+            };
+            let report = convert::convert_dir_as(&from, &out, output_type)?;
             println!(
                 "Converted {} -> {} ({} tensors, {} bytes, sha256 {}) in {:.1} s",
                 from.display(),

@@ -495,9 +495,284 @@ pub fn list_in(catalog: &Catalog, search: &SearchPath) -> Result<Vec<ModelStatus
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
-    fn placeholder() {
-        assert!(Catalog::builtin().get("base").is_some());
+    fn the_builtin_catalog_parses_and_has_the_convertible_models() {
+        let catalog = Catalog::builtin();
+        let default = catalog
+            .get(DEFAULT_MODEL)
+            .expect("the default model is listed");
+        assert_eq!(default.file, "ggml-base.bin");
+        for name in ["tiny.en", "base"] {
+            let m = catalog.get(name).expect(name);
+            let converted = m.converted.as_ref().expect("convertible here");
+            assert!(
+                converted.packages.iter().all(|p| p.contains("==")),
+                "pinned versions"
+            );
+            // A correct conversion has exactly the official file's size.
+            assert_eq!(converted.size, m.official.size);
+        }
+        assert_eq!(
+            catalog.get("tiny.en").map(|m| m.official.size),
+            Some(77_704_715)
+        );
+        assert_eq!(
+            catalog.get("base").map(|m| m.official.size),
+            Some(147_951_465)
+        );
+        for name in ["base.en", "small.en", "small", "tiny", "medium.en"] {
+            assert!(catalog.get(name).is_some(), "{name} is listed");
+        }
+        for m in catalog.models() {
+            assert_eq!(
+                m.official.url,
+                format!(
+                    "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/{}",
+                    m.file
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_duplicates_and_bad_hashes_are_rejected() {
+        let entry = |name: &str, extra: &str| {
+            format!(
+                "[[model]]\nname = \"{name}\"\nfile = \"ggml-{name}.bin\"\ndescription = \"d\"\n{extra}\n\
+                 [model.official]\nurl = \"u\"\nsize = 1\n"
+            )
+        };
+        assert!(Catalog::parse(&entry("a", "")).is_ok());
+        let err = Catalog::parse(&entry("a", "colour = \"red\"")).expect_err("unknown key");
+        assert!(err.contains("colour"), "{err}");
+        assert!(Catalog::parse(&format!("{}{}", entry("a", ""), entry("a", ""))).is_err());
+        let bad_file = entry("a", "").replace("ggml-a.bin", "a.bin");
+        assert!(Catalog::parse(&bad_file).is_err());
+        let bad_hash = format!("{}sha256 = \"ABC\"\n", entry("a", ""));
+        assert!(
+            Catalog::parse(&bad_hash)
+                .expect_err("bad hash")
+                .contains("malformed")
+        );
+    }
+
+    /// A catalog whose files are small, with fingerprints of known contents. The test files start with
+    /// "lmgg": the ggml magic number as it lies on disk (little-endian).
+    fn small_catalog() -> Catalog {
+        let official = crate::store::sha256_hex(b"lmgg official");
+        let converted = crate::store::sha256_hex(b"lmgg converted!");
+        Catalog::parse(&format!(
+            r#"
+[[model]]
+name = "base"
+file = "ggml-base.bin"
+description = "test"
+[model.official]
+url = "https://example.invalid/ggml-base.bin"
+size = 13
+sha256 = "{official}"
+[model.converted]
+packages = ["p==1"]
+dirs = ["d"]
+size = 15
+sha256 = "{converted}"
+
+[[model]]
+name = "tiny.en"
+file = "ggml-tiny.en.bin"
+description = "test"
+[model.official]
+url = "https://example.invalid/ggml-tiny.en.bin"
+size = 13
+"#
+        ))
+        .expect("test catalog parses")
+    }
+
+    struct Dirs {
+        _root: tempfile::TempDir,
+        first: PathBuf,
+        second: PathBuf,
+    }
+
+    fn dirs() -> Dirs {
+        let root = tempfile::tempdir().expect("temp dir");
+        let first = root.path().join("first");
+        let second = root.path().join("second");
+        fs::create_dir_all(&first).expect("first");
+        fs::create_dir_all(&second).expect("second");
+        Dirs {
+            _root: root,
+            first,
+            second,
+        }
+    }
+
+    impl Dirs {
+        fn search(&self) -> SearchPath {
+            SearchPath::new(vec![self.first.clone(), self.second.clone()])
+        }
+    }
+
+    #[test]
+    fn a_missing_default_model_names_the_command_that_installs_it() {
+        let d = dirs();
+        let err = resolve_in(None, &small_catalog(), &d.search()).expect_err("not installed");
+        assert_eq!(
+            err.to_string(),
+            "the speech model \"base\" is not installed: run scripts/fetch-model.sh base"
+        );
+        assert!(matches!(&err, ModelError::NotInstalled { searched, .. } if searched.len() == 2));
+    }
+
+    #[test]
+    fn an_unknown_name_points_to_the_list() {
+        let d = dirs();
+        let err = resolve_in(Some("bsae"), &small_catalog(), &d.search()).expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "there is no speech model called \"bsae\": run notedraft models list to see the names"
+        );
+    }
+
+    #[test]
+    fn names_are_looked_up_in_the_folders_in_order() {
+        let d = dirs();
+        let catalog = small_catalog();
+        fs::write(d.second.join("ggml-base.bin"), b"lmgg official").expect("write");
+        let found = resolve_in(Some("base"), &catalog, &d.search()).expect("found");
+        assert_eq!(found.path, d.second.join("ggml-base.bin"));
+        assert_eq!(found.name, "base");
+        assert!(found.entry.is_some());
+
+        fs::write(d.first.join("ggml-base.bin"), b"lmgg converted!").expect("write");
+        let found = resolve_in(None, &catalog, &d.search()).expect("found");
+        assert_eq!(
+            found.path,
+            d.first.join("ggml-base.bin"),
+            "the first folder wins"
+        );
+    }
+
+    #[test]
+    fn a_model_file_of_the_wrong_size_is_reported_as_damaged() {
+        let d = dirs();
+        fs::write(d.first.join("ggml-base.bin"), b"lmgg cut").expect("write");
+        let err = resolve_in(Some("base"), &small_catalog(), &d.search()).expect_err("damaged");
+        assert!(
+            matches!(
+                err,
+                ModelError::WrongSize {
+                    found: 8,
+                    expected: 13,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with("run scripts/fetch-model.sh base to replace it")
+        );
+    }
+
+    #[test]
+    fn a_path_is_used_as_given_and_checked() {
+        let d = dirs();
+        let catalog = small_catalog();
+        let file = d.first.join("my-model.bin");
+        fs::write(&file, b"lmgg and more").expect("write");
+        let spec = file.to_string_lossy().into_owned();
+        let found = resolve_in(Some(&spec), &catalog, &d.search()).expect("path works");
+        assert_eq!(found.path, file);
+        assert_eq!(found.name, "my-model.bin");
+        assert!(found.entry.is_none());
+
+        let missing = d.first.join("nope.bin").to_string_lossy().into_owned();
+        let err = resolve_in(Some(&missing), &catalog, &d.search()).expect_err("missing");
+        assert!(matches!(err, ModelError::FileMissing { .. }), "{err}");
+        assert!(err.to_string().contains("does not exist"));
+
+        let audio = d.first.join("memo.wav");
+        fs::write(&audio, b"RIFF....WAVE").expect("write");
+        let spec = audio.to_string_lossy().into_owned();
+        let err = resolve_in(Some(&spec), &catalog, &d.search()).expect_err("not a model");
+        assert!(matches!(err, ModelError::NotAModel { .. }), "{err}");
+        let empty = d.first.join("empty.bin");
+        fs::write(&empty, b"").expect("write");
+        let spec = empty.to_string_lossy().into_owned();
+        let err = resolve_in(Some(&spec), &catalog, &d.search()).expect_err("empty");
+        assert!(matches!(err, ModelError::NotAModel { .. }), "{err}");
+    }
+
+    #[test]
+    fn verify_tells_official_converted_and_damaged_files_apart() {
+        let d = dirs();
+        let catalog = small_catalog();
+        assert!(
+            verify_in(None, &catalog, &d.search())
+                .expect("ok")
+                .is_empty()
+        );
+
+        fs::write(d.first.join("ggml-base.bin"), b"lmgg official").expect("write");
+        let r = verify_in(Some("base"), &catalog, &d.search()).expect("ok");
+        assert_eq!(r[0].outcome, VerifyOutcome::Verified(Fingerprint::Official));
+
+        fs::write(d.first.join("ggml-base.bin"), b"lmgg converted!").expect("write");
+        let r = verify_in(None, &catalog, &d.search()).expect("ok");
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].outcome,
+            VerifyOutcome::Verified(Fingerprint::Converted)
+        );
+        assert!(r[0].outcome.is_ok());
+
+        fs::write(d.first.join("ggml-base.bin"), b"lmgg tampered").expect("write");
+        let r = verify_in(Some("base"), &catalog, &d.search()).expect("ok");
+        assert!(matches!(
+            &r[0].outcome,
+            VerifyOutcome::Mismatch { size: 13, .. }
+        ));
+        assert!(!r[0].outcome.is_ok());
+
+        let r = verify_in(Some("tiny.en"), &catalog, &d.search()).expect("ok");
+        assert_eq!(r[0].outcome, VerifyOutcome::NotInstalled);
+        assert!(!r[0].outcome.is_ok());
+        fs::write(d.second.join("ggml-tiny.en.bin"), b"lmgg whatever").expect("write");
+        let r = verify_in(Some("tiny.en"), &catalog, &d.search()).expect("ok");
+        assert!(matches!(r[0].outcome, VerifyOutcome::NoFingerprint { .. }));
+
+        let err = verify_in(Some("huge"), &catalog, &d.search()).expect_err("unknown");
+        assert!(matches!(err, ModelError::UnknownName { .. }));
+    }
+
+    #[test]
+    fn list_shows_installed_and_checked_models() {
+        let d = dirs();
+        let catalog = small_catalog();
+        fs::write(d.second.join("ggml-base.bin"), b"lmgg converted!").expect("write");
+        let list = list_in(&catalog, &d.search()).expect("list");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].name, "base");
+        assert!(list[0].is_default);
+        assert!(list[0].convertible);
+        assert_eq!(list[0].installed, Some(d.second.join("ggml-base.bin")));
+        assert_eq!(list[0].verified, Verified::Yes(Fingerprint::Converted));
+        assert_eq!(list[1].installed, None);
+        assert_eq!(list[1].verified, Verified::Unknown);
+        assert!(!list[1].convertible);
+    }
+
+    #[test]
+    fn identify_needs_both_size_and_hash() {
+        let catalog = small_catalog();
+        let base = catalog.get("base").expect("base");
+        let official = crate::store::sha256_hex(b"lmgg official");
+        assert_eq!(base.identify(13, &official), Some(Fingerprint::Official));
+        assert_eq!(base.identify(14, &official), None);
+        assert_eq!(base.known_sizes(), vec![13, 15]);
     }
 }

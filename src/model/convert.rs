@@ -957,6 +957,14 @@ const SCALAR_SETTINGS: &[(&str, Option<i64>)] = &[
     ("decoder/scale_embeddings", Some(0)),
     ("encoder/scale_embeddings", Some(0)),
     ("decoder/start_from_zero_embedding", Some(0)),
+    // Flags of CTranslate2's generic decoder that newer converters write; Whisper uses none of them.
+    ("decoder/rotary_dim", Some(0)),
+    ("decoder/parallel_residual", Some(0)),
+    ("decoder/shared_layer_norm", Some(0)),
+    ("decoder/multi_query_attention", Some(0)),
+    // Meaningless while alibi is off (checked above).
+    ("decoder/alibi_use_positive_positions", None),
+    ("decoder/scale_alibi", None),
     ("decoder/alignment_heads", None),
     ("decoder/alignment_layer", None),
 ];
@@ -1520,8 +1528,762 @@ fn write_atomically(
 mod tests {
     use super::*;
 
+    // ---- mel filters --------------------------------------------------------------------------------
+
+    fn bits(filters: &[f32], row: usize, col: usize) -> u32 {
+        filters[row * 201 + col].to_bits()
+    }
+
+    /// Values read from whisper's own assets/mel_filters.npz (librosa's output, which the official ggml
+    /// files embed), as exact f32 bit patterns.
     #[test]
-    fn placeholder_builds() {
-        assert_eq!(OutputType::F16.ftype(), 1);
+    fn mel_filters_match_the_official_values_bit_for_bit() {
+        let f = mel_filters(16_000, 400, 80);
+        assert_eq!(f.len(), 80 * 201);
+        assert_eq!(bits(&f, 0, 0), 0x8000_0000, "librosa leaves -0.0 here");
+        assert_eq!(bits(&f, 0, 1), 0x3ccb_aca4);
+        assert_eq!(bits(&f, 1, 1), 0x3b02_7873);
+        assert_eq!(bits(&f, 1, 2), 0x3cbb_5d95);
+        assert_eq!(bits(&f, 10, 10), 0x3ca3_168f);
+        assert_eq!(bits(&f, 40, 43), 0x3c71_6d72);
+        assert_eq!(bits(&f, 79, 192), 0x3b4f_670e);
+        assert_eq!(bits(&f, 79, 195), 0x3b13_0ca3);
+        assert_eq!(bits(&f, 79, 200), 0);
+        // The last filter covers bins 186..=199 only.
+        let last = &f[79 * 201..];
+        let nonzero: Vec<usize> = (0..201).filter(|&j| last[j] != 0.0).collect();
+        assert_eq!(nonzero.first(), Some(&186));
+        assert_eq!(nonzero.last(), Some(&199));
+
+        let f128 = mel_filters(16_000, 400, 128);
+        assert_eq!(bits(&f128, 0, 1), 0x3c4a_bc43);
+        assert_eq!(bits(&f128, 64, 43), 0x3c94_34aa);
+        assert_eq!(bits(&f128, 127, 195), 0x3ba5_3405);
+    }
+
+    /// Slaney normalisation gives every triangle unit area in Hz: summed over the 40 Hz bins, about 1/40.
+    #[test]
+    fn every_mel_filter_is_a_single_triangle_of_unit_area() {
+        let f = mel_filters(16_000, 400, 80);
+        for m in 0..80 {
+            let row = &f[m * 201..(m + 1) * 201];
+            let area: f64 = row.iter().map(|&v| f64::from(v) * 40.0).sum();
+            assert!((area - 1.0).abs() < 0.1, "filter {m} has area {area}");
+            let peak = (0..201)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap_or(0);
+            assert!(
+                row[..peak].windows(2).all(|w| w[0] <= w[1]),
+                "filter {m} rises"
+            );
+            assert!(
+                row[peak..].windows(2).all(|w| w[0] >= w[1]),
+                "filter {m} falls"
+            );
+        }
+        // Peaks move up in frequency filter by filter.
+        let peaks: Vec<usize> = (0..80)
+            .map(|m| {
+                let row = &f[m * 201..(m + 1) * 201];
+                (0..201)
+                    .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                    .unwrap_or(0)
+            })
+            .collect();
+        assert!(peaks.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn slaney_mel_scale_is_linear_below_1khz_and_logarithmic_above() {
+        assert!((hz_to_mel(500.0) - 7.5).abs() < 1e-12);
+        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
+        // 6.4 times the frequency is 27 mels more above 1 kHz.
+        assert!((hz_to_mel(6400.0) - 42.0).abs() < 1e-9);
+        for hz in [0.0, 300.0, 999.0, 1000.0, 2500.0, 8000.0] {
+            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-9);
+        }
+    }
+
+    // ---- vocabulary bytes ---------------------------------------------------------------------------
+
+    #[test]
+    fn gpt2_byte_level_tokens_decode_to_raw_bytes() {
+        let t = Gpt2ByteTable::new();
+        assert_eq!(t.decode("Ġthe").as_deref(), Some(&b" the"[..]));
+        assert_eq!(t.decode("Ċ").as_deref(), Some(&b"\n"[..]));
+        assert_eq!(t.decode("ĉ").as_deref(), Some(&b"\t"[..]));
+        assert_eq!(t.decode("Ā").as_deref(), Some(&[0u8][..]));
+        assert_eq!(t.decode("hello").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            t.decode("<|endoftext|>").as_deref(),
+            Some(&b"<|endoftext|>"[..])
+        );
+        // "é" is two UTF-8 bytes, written as the two characters for 0xC3 and 0xA9.
+        assert_eq!(t.decode("Ã©").as_deref(), Some("é".as_bytes()));
+        // 0xAD (soft hyphen) is the last byte moved up: to U+0143.
+        assert_eq!(t.decode("\u{0143}").as_deref(), Some(&[0xAD][..]));
+        assert_eq!(t.decode(""), Some(vec![]));
+        assert_eq!(t.decode("€"), None);
+        assert_eq!(t.decode("\u{0144}"), None);
+    }
+
+    #[test]
+    fn gpt2_byte_table_is_a_bijection_over_all_bytes() {
+        let t = Gpt2ByteTable::new();
+        let mut seen = [false; 256];
+        for byte in t.to_byte.iter().flatten() {
+            assert!(!seen[*byte as usize], "byte {byte} appears twice");
+            seen[*byte as usize] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+        // Printable bytes stand for themselves.
+        for b in (b'!'..=b'~').chain(0xA1..=0xAC).chain(0xAE..=0xFF) {
+            assert_eq!(t.to_byte[b as usize], Some(b));
+        }
+    }
+
+    // ---- q8_0 ---------------------------------------------------------------------------------------
+
+    #[test]
+    fn q8_0_blocks_scale_by_the_largest_magnitude() {
+        let mut block = [0.0f32; 32];
+        block[0] = -127.0;
+        block[1] = 63.5;
+        block[2] = 0.25;
+        block[3] = -0.5;
+        let mut out = Vec::new();
+        quantize_q8_0_block(&block, &mut out);
+        assert_eq!(out.len(), 34);
+        assert_eq!(f16::from_le_bytes([out[0], out[1]]).to_f32(), 1.0);
+        assert_eq!(out[2] as i8, -127);
+        assert_eq!(
+            out[3] as i8, 64,
+            "halves round away from zero, as C's roundf"
+        );
+        assert_eq!(out[4] as i8, 0);
+        assert_eq!(out[5] as i8, -1);
+        let mut zeros = Vec::new();
+        quantize_q8_0_block(&[0.0; 32], &mut zeros);
+        assert!(zeros.iter().all(|&b| b == 0));
+    }
+
+    // ---- synthetic CTranslate2 model ------------------------------------------------------------------
+
+    struct Var {
+        name: String,
+        dims: Vec<u32>,
+        dtype: u8,
+        data: Vec<u8>,
+    }
+
+    /// A value that identifies where it came from, exactly representable in f16.
+    fn marker(var: usize, i: usize) -> f32 {
+        ((var * 7 + i) % 1000) as f32 / 8.0 - 60.0
+    }
+
+    fn f16_var(id: usize, name: &str, dims: &[u32]) -> Var {
+        let n: u32 = dims.iter().product();
+        Var {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            dtype: 4,
+            data: (0..n as usize)
+                .flat_map(|i| f16::from_f32(marker(id, i)).to_le_bytes())
+                .collect(),
+        }
+    }
+
+    fn scalar(name: &str, dtype: u8, bytes: &[u8]) -> Var {
+        Var {
+            name: name.to_string(),
+            dims: vec![],
+            dtype,
+            data: bytes.to_vec(),
+        }
+    }
+
+    const S: u32 = 8;
+    const VOCAB: u32 = 50_258;
+
+    /// The variables of a tiny Whisper: width 8, 2 heads, 1 encoder and 1 decoder layer, 80 mels.
+    fn synthetic_vars() -> Vec<Var> {
+        synthetic_vars_of_width(S)
+    }
+
+    fn synthetic_vars_of_width(s: u32) -> Vec<Var> {
+        let mut shapes: Vec<(String, Vec<u32>)> = vec![
+            ("encoder/conv1/weight".into(), vec![s, 80, 3]),
+            ("encoder/conv1/bias".into(), vec![s]),
+            ("encoder/conv2/weight".into(), vec![s, s, 3]),
+            ("encoder/conv2/bias".into(), vec![s]),
+            ("encoder/position_encodings/encodings".into(), vec![6, s]),
+            ("encoder/layer_norm/gamma".into(), vec![s]),
+            ("encoder/layer_norm/beta".into(), vec![s]),
+            ("decoder/embeddings/weight".into(), vec![VOCAB, s]),
+            ("decoder/position_encodings/encodings".into(), vec![4, s]),
+            ("decoder/layer_norm/gamma".into(), vec![s]),
+            ("decoder/layer_norm/beta".into(), vec![s]),
+        ];
+        let mut block = |prefix: &str, cross: bool| {
+            let mut add = |n: &str, d: Vec<u32>| shapes.push((format!("{prefix}/{n}"), d));
+            for ln in ["self_attention/layer_norm", "ffn/layer_norm"] {
+                add(&format!("{ln}/gamma"), vec![s]);
+                add(&format!("{ln}/beta"), vec![s]);
+            }
+            add("self_attention/linear_0/weight", vec![3 * s, s]);
+            add("self_attention/linear_0/bias", vec![3 * s]);
+            add("self_attention/linear_1/weight", vec![s, s]);
+            add("self_attention/linear_1/bias", vec![s]);
+            add("ffn/linear_0/weight", vec![4 * s, s]);
+            add("ffn/linear_0/bias", vec![4 * s]);
+            add("ffn/linear_1/weight", vec![s, 4 * s]);
+            add("ffn/linear_1/bias", vec![s]);
+            if cross {
+                add("attention/layer_norm/gamma", vec![s]);
+                add("attention/layer_norm/beta", vec![s]);
+                add("attention/linear_0/weight", vec![s, s]);
+                add("attention/linear_0/bias", vec![s]);
+                add("attention/linear_1/weight", vec![2 * s, s]);
+                add("attention/linear_1/bias", vec![2 * s]);
+                add("attention/linear_2/weight", vec![s, s]);
+                add("attention/linear_2/bias", vec![s]);
+            }
+        };
+        block("encoder/layer_0", false);
+        block("decoder/layer_0", true);
+        shapes.sort();
+        let mut vars: Vec<Var> = shapes
+            .iter()
+            .enumerate()
+            .map(|(id, (name, dims))| f16_var(id, name, dims))
+            .collect();
+        // Whisper has no key bias: CTranslate2 stores zeros there.
+        for var in &mut vars {
+            let zero_block = if var.name.ends_with("self_attention/linear_0/bias") {
+                Some(s as usize..2 * s as usize)
+            } else if var.name.ends_with("attention/linear_1/bias")
+                && !var.name.contains("self_attention")
+            {
+                Some(0..s as usize)
+            } else {
+                None
+            };
+            if let Some(range) = zero_block {
+                for i in range {
+                    var.data[2 * i..2 * i + 2].copy_from_slice(&f16::ZERO.to_le_bytes());
+                }
+            }
+        }
+        vars.push(scalar("encoder/num_heads", 2, &2i16.to_le_bytes()));
+        vars.push(scalar("decoder/num_heads", 2, &2i16.to_le_bytes()));
+        vars.push(scalar("decoder/pre_norm", 1, &[1]));
+        vars.push(scalar("decoder/scale_embeddings", 1, &[0]));
+        vars.push(scalar("decoder/activation", 1, &[3]));
+        vars.push(scalar("decoder/alignment_layer", 2, &(-1i16).to_le_bytes()));
+        vars
+    }
+
+    fn put_str(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&((s.len() + 1) as u16).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+        out.push(0);
+    }
+
+    fn ct2_bytes(version: u32, spec: &str, vars: &[Var], aliases: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&version.to_le_bytes());
+        put_str(&mut out, spec);
+        out.extend_from_slice(&3u32.to_le_bytes());
+        out.extend_from_slice(&(vars.len() as u32).to_le_bytes());
+        for v in vars {
+            put_str(&mut out, &v.name);
+            out.push(v.dims.len() as u8);
+            for d in &v.dims {
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            out.push(v.dtype);
+            out.extend_from_slice(&(v.data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&v.data);
+        }
+        out.extend_from_slice(&(aliases.len() as u32).to_le_bytes());
+        for (alias, target) in aliases {
+            put_str(&mut out, alias);
+            put_str(&mut out, target);
+        }
+        out
+    }
+
+    const PROJECTION_ALIAS: (&str, &str) =
+        ("decoder/projection/weight", "decoder/embeddings/weight");
+
+    fn whisper_bytes(vars: &[Var]) -> Vec<u8> {
+        ct2_bytes(6, "WhisperSpec", vars, &[PROJECTION_ALIAS])
+    }
+
+    /// A folder with model.bin and vocabulary.txt (GPT-2 style tokens, one per line).
+    fn model_dir(model: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("model.bin"), model).expect("write model");
+        fs::write(
+            dir.path().join("vocabulary.txt"),
+            vocabulary_text(VOCAB as usize),
+        )
+        .expect("vocab");
+        dir
+    }
+
+    fn vocabulary_text(n: usize) -> String {
+        let mut text = String::from("Ġthe\nĊ\n");
+        for i in 2..n {
+            text.push_str(&format!("t{i}\n"));
+        }
+        text
+    }
+
+    // ---- reading the ggml output back ---------------------------------------------------------------
+
+    struct GgmlTensor {
+        ttype: i32,
+        ne: Vec<i32>,
+        data: Vec<u8>,
+    }
+
+    struct GgmlFile {
+        hparams: [i32; 11],
+        filters: Vec<f32>,
+        tokens: Vec<Vec<u8>>,
+        tensors: Vec<(String, GgmlTensor)>,
+    }
+
+    impl GgmlFile {
+        fn tensor(&self, name: &str) -> &GgmlTensor {
+            &self.tensors.iter().find(|(n, _)| n == name).expect(name).1
+        }
+    }
+
+    fn read_ggml(bytes: &[u8]) -> GgmlFile {
+        let mut pos = 0;
+        let i32_at = |pos: &mut usize| {
+            let v = i32::from_le_bytes(bytes[*pos..*pos + 4].try_into().expect("4 bytes"));
+            *pos += 4;
+            v
+        };
+        assert_eq!(i32_at(&mut pos) as u32, GGML_MAGIC);
+        let mut hparams = [0; 11];
+        for h in &mut hparams {
+            *h = i32_at(&mut pos);
+        }
+        let (n_mel, n_fft) = (i32_at(&mut pos) as usize, i32_at(&mut pos) as usize);
+        let filters = (0..n_mel * n_fft)
+            .map(|_| f32::from_bits(i32_at(&mut pos) as u32))
+            .collect();
+        let n_tokens = i32_at(&mut pos) as usize;
+        let mut tokens = Vec::new();
+        for _ in 0..n_tokens {
+            let len = i32_at(&mut pos) as usize;
+            tokens.push(bytes[pos..pos + len].to_vec());
+            pos += len;
+        }
+        let mut tensors = Vec::new();
+        while pos < bytes.len() {
+            let n_dims = i32_at(&mut pos) as usize;
+            let name_len = i32_at(&mut pos) as usize;
+            let ttype = i32_at(&mut pos);
+            let ne: Vec<i32> = (0..n_dims).map(|_| i32_at(&mut pos)).collect();
+            let name = String::from_utf8(bytes[pos..pos + name_len].to_vec()).expect("utf-8 name");
+            pos += name_len;
+            let elements: usize = ne.iter().map(|&n| n as usize).product();
+            let size = match ttype {
+                0 => elements * 4,
+                1 => elements * 2,
+                8 => elements / 32 * 34,
+                other => panic!("unexpected type {other}"),
+            };
+            tensors.push((
+                name,
+                GgmlTensor {
+                    ttype,
+                    ne,
+                    data: bytes[pos..pos + size].to_vec(),
+                },
+            ));
+            pos += size;
+        }
+        assert_eq!(pos, bytes.len());
+        GgmlFile {
+            hparams,
+            filters,
+            tokens,
+            tensors,
+        }
+    }
+
+    fn f16_values(data: &[u8]) -> Vec<f32> {
+        data.chunks_exact(2)
+            .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect()
+    }
+
+    fn f32_values(data: &[u8]) -> Vec<f32> {
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    fn source_values(vars: &[Var], name: &str) -> Vec<f32> {
+        f16_values(&vars.iter().find(|v| v.name == name).expect(name).data)
+    }
+
+    fn convert_synthetic(vars: &[Var]) -> (ConvertReport, GgmlFile, Vec<u8>) {
+        let dir = model_dir(&whisper_bytes(vars));
+        let out = dir.path().join("out").join("ggml-test.bin");
+        let report = convert_dir(dir.path(), &out).expect("conversion works");
+        let bytes = fs::read(&out).expect("output written");
+        (report, read_ggml(&bytes), bytes)
+    }
+
+    // ---- conversion ---------------------------------------------------------------------------------
+
+    #[test]
+    fn synthetic_model_converts_to_a_complete_ggml_file() {
+        let vars = synthetic_vars();
+        let (report, file, bytes) = convert_synthetic(&vars);
+        assert_eq!(
+            file.hparams,
+            [VOCAB as i32, 6, S as i32, 2, 1, 4, S as i32, 2, 1, 80, 1]
+        );
+        assert_eq!(report.hparams.n_vocab, VOCAB as i32);
+        // Encoder 7 + 15 per layer, decoder 4 + 24 per layer.
+        assert_eq!(report.tensors, 7 + 15 + 4 + 24);
+        assert_eq!(file.tensors.len(), report.tensors);
+        assert_eq!(
+            report.source_tensors,
+            vars.iter().filter(|v| !v.dims.is_empty()).count()
+        );
+        assert_eq!(report.bytes, bytes.len() as u64);
+        assert_eq!(report.sha256, crate::store::sha256_hex(&bytes));
+        assert_eq!(file.filters, mel_filters(16_000, 400, 80));
+        assert_eq!(file.tokens.len(), GGML_TEXT_TOKENS);
+        assert_eq!(file.tokens[0], b" the");
+        assert_eq!(file.tokens[1], b"\n");
+        assert_eq!(file.tokens[50_256], b"t50256");
+        let names: BTreeSet<&str> = file.tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.len(), file.tensors.len(), "no tensor written twice");
+        assert!(!names.iter().any(|n| n.contains("attn.key.bias")));
+    }
+
+    #[test]
+    fn tensor_types_and_shapes_are_what_whisper_cpp_expects() {
+        let (_, file, _) = convert_synthetic(&synthetic_vars());
+        let s = S as i32;
+        let expect = |name: &str, ttype: i32, ne: &[i32]| {
+            let t = file.tensor(name);
+            assert_eq!((t.ttype, t.ne.as_slice()), (ttype, ne), "{name}");
+        };
+        expect("encoder.positional_embedding", 0, &[s, 6]);
+        expect("decoder.positional_embedding", 0, &[s, 4]);
+        expect("encoder.conv1.weight", 1, &[3, 80, s]);
+        expect("encoder.conv2.weight", 1, &[3, s, s]);
+        expect("encoder.conv1.bias", 0, &[1, s]);
+        expect("encoder.conv2.bias", 0, &[1, s]);
+        expect("encoder.ln_post.weight", 0, &[s]);
+        expect("decoder.token_embedding.weight", 1, &[s, VOCAB as i32]);
+        expect("encoder.blocks.0.mlp.0.weight", 1, &[s, 4 * s]);
+        expect("encoder.blocks.0.mlp.0.bias", 0, &[4 * s]);
+        expect("encoder.blocks.0.mlp.2.weight", 1, &[4 * s, s]);
+        expect("decoder.blocks.0.cross_attn.key.weight", 1, &[s, s]);
+        expect("decoder.blocks.0.cross_attn_ln.bias", 0, &[s]);
+    }
+
+    #[test]
+    fn fused_attention_weights_are_split_by_rows() {
+        let vars = synthetic_vars();
+        let (_, file, _) = convert_synthetic(&vars);
+        let n = (S * S) as usize;
+        let s = S as usize;
+        for stack in ["encoder", "decoder"] {
+            let fused = source_values(
+                &vars,
+                &format!("{stack}/layer_0/self_attention/linear_0/weight"),
+            );
+            let bias = source_values(
+                &vars,
+                &format!("{stack}/layer_0/self_attention/linear_0/bias"),
+            );
+            let got = |part: &str| {
+                f16_values(&file.tensor(&format!("{stack}.blocks.0.attn.{part}")).data)
+            };
+            let got32 = |part: &str| {
+                f32_values(&file.tensor(&format!("{stack}.blocks.0.attn.{part}")).data)
+            };
+            assert_eq!(got("query.weight"), fused[..n]);
+            assert_eq!(got("key.weight"), fused[n..2 * n]);
+            assert_eq!(got("value.weight"), fused[2 * n..]);
+            assert_eq!(got32("query.bias"), bias[..s]);
+            assert_eq!(got32("value.bias"), bias[2 * s..]);
+        }
+        let kv = source_values(&vars, "decoder/layer_0/attention/linear_1/weight");
+        let kv_bias = source_values(&vars, "decoder/layer_0/attention/linear_1/bias");
+        let cross = |part: &str| file.tensor(&format!("decoder.blocks.0.cross_attn.{part}"));
+        assert_eq!(f16_values(&cross("key.weight").data), kv[..n]);
+        assert_eq!(f16_values(&cross("value.weight").data), kv[n..]);
+        assert_eq!(f32_values(&cross("value.bias").data), kv_bias[s..]);
+        // A plain tensor is copied unchanged, widened to f32 where whisper.cpp wants f32.
+        let conv_bias = source_values(&vars, "encoder/conv1/bias");
+        assert_eq!(
+            f32_values(&file.tensor("encoder.conv1.bias").data),
+            conv_bias
+        );
+        let pe = source_values(&vars, "encoder/position_encodings/encodings");
+        assert_eq!(
+            f32_values(&file.tensor("encoder.positional_embedding").data),
+            pe
+        );
+    }
+
+    #[test]
+    fn conversion_is_deterministic_and_split_files_give_the_same_result() {
+        let vars = synthetic_vars();
+        let model = whisper_bytes(&vars);
+        let (first, _, _) = convert_synthetic(&vars);
+        let (second, _, _) = convert_synthetic(&vars);
+        assert_eq!(first.sha256, second.sha256);
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cut = [model.len() / 3, 2 * model.len() / 3];
+        fs::write(dir.path().join("model.bin.part1"), &model[..cut[0]]).expect("part 1");
+        fs::write(dir.path().join("model.bin.part2"), &model[cut[0]..cut[1]]).expect("part 2");
+        fs::write(dir.path().join("model.bin.part3"), &model[cut[1]..]).expect("part 3");
+        let words: Vec<String> = vocabulary_text(VOCAB as usize)
+            .lines()
+            .map(String::from)
+            .collect();
+        fs::write(
+            dir.path().join("vocabulary.json"),
+            serde_json::to_string(&words).expect("json"),
+        )
+        .expect("vocab");
+        let out = dir.path().join("ggml.bin");
+        let split = convert_dir(dir.path(), &out).expect("split model converts");
+        assert_eq!(split.sha256, first.sha256);
+        // Only the finished file is left behind.
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn q8_0_output_quantizes_matrices_only() {
+        let vars = synthetic_vars_of_width(32);
+        let dir = model_dir(&whisper_bytes(&vars));
+        let out = dir.path().join("q8.bin");
+        let report = convert_dir_as(dir.path(), &out, OutputType::Q8_0).expect("q8_0 works");
+        let file = read_ggml(&fs::read(&out).expect("written"));
+        assert_eq!(report.hparams.ftype, 2007);
+        assert_eq!(file.tensor("decoder.token_embedding.weight").ttype, 8);
+        assert_eq!(file.tensor("encoder.blocks.0.attn.query.weight").ttype, 8);
+        assert_eq!(file.tensor("encoder.conv1.weight").ttype, 1);
+        assert_eq!(file.tensor("encoder.conv1.bias").ttype, 0);
+        assert_eq!(file.tensor("encoder.positional_embedding").ttype, 0);
+        // Dequantized values stay within half a step of the originals (plus the f16 rounding of the scale).
+        let q = &file.tensor("encoder.blocks.0.mlp.0.weight").data;
+        let original = source_values(&vars, "encoder/layer_0/ffn/linear_0/weight");
+        for (block, values) in q.chunks(34).zip(original.chunks(32)) {
+            let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+            for (qv, v) in block[2..].iter().zip(values) {
+                assert!((f32::from(*qv as i8) * d - v).abs() <= d * 0.6);
+            }
+        }
+    }
+
+    // ---- errors -------------------------------------------------------------------------------------
+
+    fn convert_bytes(model: &[u8]) -> Result<ConvertReport, ConvertError> {
+        let dir = model_dir(model);
+        let out = dir.path().join("out.bin");
+        let result = convert_dir(dir.path(), &out);
+        if result.is_err() {
+            assert!(!out.exists(), "no partial output on failure");
+            let names: Vec<_> = fs::read_dir(dir.path())
+                .expect("list")
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(names.len(), 2, "only the inputs remain: {names:?}");
+        }
+        result
+    }
+
+    #[test]
+    fn a_truncated_model_is_reported_as_cut_off() {
+        let model = whisper_bytes(&synthetic_vars());
+        for cut in [1, 100, model.len() / 2, model.len() - 40] {
+            let err = convert_bytes(&model[..model.len() - cut]).expect_err("truncated");
+            assert!(
+                matches!(err, ConvertError::Truncated { .. }),
+                "cut {cut}: {err}"
+            );
+        }
+        let err = convert_bytes(&model[..model.len() - 1]).expect_err("truncated");
+        assert!(err.to_string().contains("is cut off"), "{err}");
+        assert!(err.to_string().ends_with("fetch the model again"), "{err}");
+    }
+
+    #[test]
+    fn bytes_after_the_model_are_reported() {
+        let mut model = whisper_bytes(&synthetic_vars());
+        model.extend_from_slice(&[0, 0, 0]);
+        let err = convert_bytes(&model).expect_err("trailing bytes");
+        assert!(
+            matches!(err, ConvertError::TrailingBytes { extra: 3, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn other_files_and_other_models_are_refused() {
+        let vars = synthetic_vars();
+        let err = convert_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ").expect_err("not ct2");
+        assert!(matches!(err, ConvertError::NotCtranslate2 { .. }), "{err}");
+        let err = convert_bytes(b"").expect_err("empty");
+        assert!(matches!(err, ConvertError::NotCtranslate2 { .. }), "{err}");
+        let err = convert_bytes(&ct2_bytes(5, "WhisperSpec", &vars, &[])).expect_err("old");
+        assert!(
+            matches!(err, ConvertError::UnsupportedVersion { found: 5, .. }),
+            "{err}"
+        );
+        let err = convert_bytes(&ct2_bytes(6, "TransformerSpec", &vars, &[])).expect_err("spec");
+        assert!(
+            matches!(&err, ConvertError::WrongSpec { found, .. } if found == "TransformerSpec"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unexpected_missing_and_misshapen_tensors_are_refused() {
+        let mut vars = synthetic_vars();
+        vars.push(f16_var(999, "decoder/extra/weight", &[2, 2]));
+        let err = convert_bytes(&whisper_bytes(&vars)).expect_err("extra");
+        assert!(
+            matches!(&err, ConvertError::UnexpectedTensor { name, .. } if name == "decoder/extra/weight"),
+            "{err}"
+        );
+
+        let vars: Vec<Var> = synthetic_vars()
+            .into_iter()
+            .filter(|v| v.name != "encoder/layer_0/ffn/linear_1/bias")
+            .collect();
+        let err = convert_bytes(&whisper_bytes(&vars)).expect_err("missing");
+        assert!(
+            matches!(&err, ConvertError::MissingTensor { name, .. } if name == "encoder/layer_0/ffn/linear_1/bias"),
+            "{err}"
+        );
+
+        let mut vars = synthetic_vars();
+        let i = vars
+            .iter()
+            .position(|v| v.name == "decoder/layer_0/attention/linear_2/weight")
+            .expect("present");
+        vars[i] = f16_var(i, "decoder/layer_0/attention/linear_2/weight", &[S, S / 2]);
+        let err = convert_bytes(&whisper_bytes(&vars)).expect_err("shape");
+        assert!(
+            matches!(&err, ConvertError::ShapeMismatch { found, expected, .. }
+                if *found == vec![u64::from(S), u64::from(S / 2)] && *expected == vec![u64::from(S), u64::from(S)]),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn int8_weights_and_a_real_key_bias_are_refused() {
+        let mut vars = synthetic_vars();
+        let i = vars
+            .iter()
+            .position(|v| v.name == "encoder/layer_0/ffn/linear_0/weight")
+            .expect("present");
+        vars[i].dtype = 1;
+        let half = vars[i].data.len() / 2;
+        vars[i].data.truncate(half);
+        let err = convert_bytes(&whisper_bytes(&vars)).expect_err("int8");
+        assert!(
+            matches!(err, ConvertError::UnsupportedDataType { dtype: "int8", .. }),
+            "{err}"
+        );
+
+        let mut vars = synthetic_vars();
+        let i = vars
+            .iter()
+            .position(|v| v.name == "encoder/layer_0/self_attention/linear_0/bias")
+            .expect("present");
+        let key_start = 2 * S as usize;
+        vars[i].data[key_start..key_start + 2].copy_from_slice(&f16::ONE.to_le_bytes());
+        let err = convert_bytes(&whisper_bytes(&vars)).expect_err("key bias");
+        assert!(
+            matches!(err, ConvertError::UnsupportedModel { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_declared_size_that_disagrees_with_the_shape_is_corruption() {
+        let mut vars = synthetic_vars();
+        vars[0].data.pop();
+        let err = convert_bytes(&whisper_bytes(&vars)).expect_err("bad size");
+        assert!(matches!(err, ConvertError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn missing_files_and_bad_vocabularies_say_what_is_wrong() {
+        let empty = tempfile::tempdir().expect("temp dir");
+        let err = convert_dir(empty.path(), &empty.path().join("o.bin")).expect_err("no model");
+        assert!(
+            matches!(err, ConvertError::MissingModelFile { .. }),
+            "{err}"
+        );
+
+        let dir = model_dir(&whisper_bytes(&synthetic_vars()));
+        fs::remove_file(dir.path().join("vocabulary.txt")).expect("remove");
+        let err = convert_dir(dir.path(), &dir.path().join("o.bin")).expect_err("no vocab");
+        assert!(
+            matches!(err, ConvertError::MissingVocabulary { .. }),
+            "{err}"
+        );
+
+        fs::write(dir.path().join("vocabulary.txt"), vocabulary_text(100)).expect("short vocab");
+        let err = convert_dir(dir.path(), &dir.path().join("o.bin")).expect_err("short vocab");
+        assert!(
+            matches!(&err, ConvertError::BadVocabulary { detail, .. } if detail.contains("100 entries")),
+            "{err}"
+        );
+
+        let mut text = vocabulary_text(VOCAB as usize);
+        text.replace_range(0..4, "€the");
+        fs::write(dir.path().join("vocabulary.txt"), text).expect("odd vocab");
+        let err = convert_dir(dir.path(), &dir.path().join("o.bin")).expect_err("odd token");
+        assert!(matches!(err, ConvertError::BadVocabulary { .. }), "{err}");
+    }
+
+    #[test]
+    fn split_reader_reads_across_part_boundaries() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| dir.path().join(n)).collect();
+        fs::write(&paths[0], b"0123").expect("a");
+        fs::write(&paths[1], b"").expect("b");
+        fs::write(&paths[2], b"456789").expect("c");
+        let mut r = MultiFileReader::open(&paths).expect("open");
+        assert_eq!(r.len(), 10);
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).expect("read");
+        assert_eq!(all, b"0123456789");
+        r.seek(SeekFrom::Start(2)).expect("seek");
+        let mut buf = [0u8; 5];
+        r.read_exact(&mut buf).expect("read across");
+        assert_eq!(&buf, b"23456");
+        r.seek(SeekFrom::End(-1)).expect("seek end");
+        let mut last = Vec::new();
+        r.read_to_end(&mut last).expect("read");
+        assert_eq!(last, b"9");
     }
 }
