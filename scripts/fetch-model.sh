@@ -56,6 +56,14 @@ catalog_get() {
         }' "$CATALOG"
 }
 
+# Models that can be made from PyPI packages when the official download is out of reach.
+catalog_convertible() {
+    local name
+    for name in $(catalog_names); do
+        if [[ -n "$(catalog_get "$name" converted packages)" ]]; then printf '%s ' "$name"; fi
+    done
+}
+
 catalog_names() {
     awk '/^\[\[model\]\]/ { want = 1; next } want && /^name[[:space:]]*=/ { v = $0; sub(/^[^=]*=[[:space:]]*/, "", v); gsub(/"/, "", v); printf "%s ", v; want = 0 }' "$CATALOG"
 }
@@ -156,7 +164,7 @@ fi
 # 2. Conversion from the faster-whisper weights on PyPI.
 if [[ ${#PACKAGES[@]} -eq 0 ]]; then
     echo "\"$NAME\" can only be installed from the official download, which did not work." >&2
-    echo "Check the internet connection and try again, or choose a model that can be made here: tiny.en or base." >&2
+    echo "Check the internet connection and try again, or choose a model that can be made without it: $(catalog_convertible)" >&2
     exit 1
 fi
 if ! python3 -m pip --version >/dev/null 2>&1; then

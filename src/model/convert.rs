@@ -206,7 +206,7 @@ pub fn convert_dir_as(
         path: model_path.clone(),
         source,
     })?;
-    let mut source = Ct2Source::new(BufReader::with_capacity(1 << 20, reader), model_path);
+    let mut source = Ct2Source::new(BufReader::with_capacity(1 << 20, reader), model_path)?;
     let index = source.index()?;
     let plan = plan_tensors(&index, &mut source, output_type)?;
     let vocabulary = read_vocabulary(&vocabulary_path)?;
@@ -424,14 +424,19 @@ struct Ct2Source<R> {
 }
 
 impl<R: Read + Seek> Ct2Source<R> {
-    fn new(mut reader: R, path: PathBuf) -> Self {
-        let len = reader.seek(SeekFrom::End(0)).unwrap_or(0);
-        let pos = reader.seek(SeekFrom::Start(0)).unwrap_or(0);
-        Self {
-            reader,
-            path,
-            pos,
-            len,
+    fn new(mut reader: R, path: PathBuf) -> Result<Self, ConvertError> {
+        let mut ends = || -> io::Result<(u64, u64)> {
+            let len = reader.seek(SeekFrom::End(0))?;
+            Ok((len, reader.seek(SeekFrom::Start(0))?))
+        };
+        match ends() {
+            Ok((len, pos)) => Ok(Self {
+                reader,
+                path,
+                pos,
+                len,
+            }),
+            Err(source) => Err(ConvertError::Read { path, source }),
         }
     }
 
