@@ -97,9 +97,9 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             emission: 1.0,
-            transition: 0.6,
-            heading_penalty: 3.5,
-            heading_process_penalty: 1.0,
+            transition: 0.2,
+            heading_penalty: 3.0,
+            heading_process_penalty: 0.5,
         }
     }
 }

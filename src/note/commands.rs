@@ -150,7 +150,8 @@ const HEADING_FRAME: &[&str] = &[
 /// Words allowed after a heading word ("assessment section", "plan-wise", "session info").
 const HEADING_SUFFIX: &[&str] = &[
     "section", "portion", "part", "wise", "now", "then", "here", "stuff", "next", "first", "last",
-    "piece", "side", "notes", "note",
+    "piece", "side", "notes", "note", "again", "for", "a", "second", "sec", "moment", "minute", "quick",
+    "quickly", "real",
 ];
 
 const HEADING_WORDS: &[(&[&str], Heading)] = &[
@@ -315,6 +316,9 @@ const META_SENTENCES: &[&[&str]] = &[
     &["progress", "note"],
     &["session", "note"],
     &["quick", "note"],
+    &["let", "me", "get", "this", "down"],
+    &["let", "me", "get", "this", "down", "before", "the", "next", "one"],
+    &["let", "me", "get", "this", "down", "before", "i", "forget"],
 ];
 
 /// Words that, alone, are not content.
@@ -334,8 +338,8 @@ const DANGLING_AFTER_TRAIL: &[&str] = &[
 
 /// Words that leave a sentence unfinished even when a period follows ("She reports that the.").
 const DANGLING_ALWAYS: &[&str] = &[
-    "the", "a", "an", "and", "but", "or", "because", "of", "my", "your", "our", "their", "is",
-    "was", "were", "if", "his", "we", "he", "she", "they", "i",
+    "the", "a", "an", "and", "but", "or", "because", "my", "your", "our", "their", "if", "his",
+    "we", "he", "she", "they", "i",
 ];
 
 /// The index (in `ws`) just past `phrase` when `ws` starts with it at `at`.
@@ -363,6 +367,18 @@ fn skip_discourse(ws: &Words<'_>, mut at: usize) -> usize {
         at += 1;
     }
     at
+}
+
+/// Where an end-of-dictation command closes a sentence after a short aside ("I have to run, end of
+/// dictation."); `None` when the words before it are more than an aside.
+fn trailing_end_of_dictation(ws: &Words<'_>, from: usize) -> Option<usize> {
+    const MAX_ASIDE: usize = 6;
+    let n = ws.words.len();
+    END_OF_DICTATION.iter().find_map(|p| {
+        let start = n.checked_sub(p.len())?;
+        let matches = phrase_end(&ws.words, start, p) == Some(n);
+        (matches && start > from && start - from <= MAX_ASIDE && ws.closes_at(start)).then_some(start)
+    })
 }
 
 /// The first word after comma-set interjections at the start ("Okay, so, um, she ..." -> "so").
@@ -476,7 +492,7 @@ fn only_empty_words(ws: &[String]) -> bool {
 }
 
 /// "Let me think.", "Okay.", "She was going to...": nothing for the note.
-fn is_filler_sentence(content: &str) -> bool {
+fn is_filler_sentence(content: &str, said: &str) -> bool {
     let ws = words(content);
     if ws.is_empty() || only_empty_words(&ws) {
         return true;
@@ -501,6 +517,15 @@ fn is_filler_sentence(content: &str) -> bool {
     let last = ws.last().map(String::as_str).unwrap_or("");
     let first = ws.first().map(String::as_str).unwrap_or("");
     if EMPTY_WORDS.contains(&first) && EMPTY_WORDS.contains(&last) && ws.len() <= 5 {
+        return true;
+    }
+    // "He also, um, no.": a start taken back.
+    let said = said.trim_end_matches(['.', '!', '?', ' ']).to_lowercase();
+    if last == "no" && ws.len() <= 4 && said.ends_with(", no") {
+        return true;
+    }
+    // "I, um, I'm trying to.": the clinician breaking off.
+    if first == "i" && last == "to" && ws.len() <= 6 {
         return true;
     }
     (trails_off && (DANGLING_AFTER_TRAIL.contains(&last) || ws.len() <= 2))
@@ -548,6 +573,12 @@ pub fn read(sentence: &Sentence) -> Utterance {
                     consumed = true;
                     at = ws.words.len();
                 }
+            } else if let Some(start) = trailing_end_of_dictation(&ws, at) {
+                // "Uh, okay, I have to run, end of dictation.": a short aside, then the command.
+                command = Some(Command::EndOfDictation);
+                consumed = true;
+                at = ws.words.len();
+                let _ = start;
             }
         }
         break;
@@ -583,7 +614,9 @@ pub fn read(sentence: &Sentence) -> Utterance {
     let filler = heading.is_none()
         && command.is_none()
         && !retracts_itself
-        && content.as_deref().is_none_or(is_filler_sentence);
+        && content
+            .as_deref()
+            .is_none_or(|c| is_filler_sentence(c, &sentence.text));
     let fragment = filler && !only_empty_words(&content_words);
     Utterance {
         sentence: sentence.clone(),
@@ -752,6 +785,8 @@ mod tests {
             ("Let's do the assessment.", Heading::Assessment),
             ("Starting with subjective.", Heading::Subjective),
             ("All right, data.", Heading::Data),
+            ("Oh, back to subjective for a second.", Heading::Subjective),
+            ("Okay, objective again.", Heading::Objective),
         ] {
             assert_eq!(heading_of(t), Some(h), "{t}");
             assert_eq!(content_of(t), None, "{t}");
@@ -816,6 +851,7 @@ mod tests {
             "Okay, end of dictation.",
             "That's the end of the note.",
             "End of note for J.D.",
+            "Uh, okay, I have to run, end of dictation.",
         ] {
             assert_eq!(read(&s(t)).command, Some(Command::EndOfDictation), "{t}");
         }
@@ -873,6 +909,9 @@ mod tests {
             "Okay, um, recording.",
             "Okay, uh, group note.",
             "And then we.",
+            "He also, um, no.",
+            "I, um, I'm trying to.",
+            "Okay, um, let me get this down before the next one.",
         ] {
             let u = read(&s(t));
             assert!(u.filler, "{t}");
@@ -881,6 +920,7 @@ mod tests {
         for t in [
             "She said she was fine...",
             "She has nobody to talk to.",
+            "He was able to ask it what it's afraid of.",
             "Okay.",
         ] {
             let u = read(&s(t));

@@ -613,8 +613,11 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
         if let Some((v, used, ordinal)) = number_at(ws, i) {
             let next = ws.get(i + used).map(String::as_str).unwrap_or("");
             let next2 = ws.get(i + used + 1).map(String::as_str).unwrap_or("");
+            let next3 = ws.get(i + used + 2).map(String::as_str).unwrap_or("");
             let is_unit = UNITS.contains(&next)
-                || (matches!(next, "a" | "per") && matches!(next2, "week" | "day" | "night" | "month"));
+                || (matches!(next, "a" | "per")
+                    && matches!(next2, "week" | "day" | "night" | "month")
+                    && next3 != "ago");
             if ordinal || is_unit {
                 i += used;
                 last_number_end = i;
@@ -803,6 +806,7 @@ mod tests {
             ("Her PHQ-9 today was 4, at intake it was 17.", 4, 17),
             ("She scored 12 on the GAD-7, compared to 16 last month.", 12, 16),
             ("PHQ-9 was 14 last week and 11 today.", 11, 14),
+            ("PHQ-9 was 9, down from 14 a month ago, item 9 zero.", 9, 14),
         ] {
             let s = one(t);
             assert_eq!((s.score, s.prior), (score, Some(prior)), "{t}");
