@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::commands::{Heading, Private};
-use super::features::{Context, sequence_features};
+use super::features::{Context, process_wording, sequence_features};
 
 const WEIGHTS_TSV: &str = include_str!("../../prompts/classifier-weights.tsv");
 
@@ -323,12 +323,14 @@ pub fn classify_with(model: &Model, items: &[Item<'_>]) -> Vec<Placement> {
         .map(|i| Context { private: i.private })
         .collect();
     let features = sequence_features(&texts, &contexts);
+    let wording: Vec<Option<String>> = texts.iter().map(|t| process_wording(t)).collect();
     let probabilities: Vec<[f64; N]> = features.iter().map(|f| model.probabilities(f)).collect();
     let p = model.params;
     let emissions: Vec<[f64; N]> = items
         .iter()
         .zip(&probabilities)
-        .map(|(item, probs)| {
+        .enumerate()
+        .map(|(i, (item, probs))| {
             let mut e = probs.map(|q| p.emission * q.max(1e-12).ln());
             if let Some(allowed_slots) = item.heading.map(allowed).filter(|a| !a.is_empty()) {
                 for slot in SLOTS {
@@ -339,7 +341,7 @@ pub fn classify_with(model: &Model, items: &[Item<'_>]) -> Vec<Placement> {
                     }
                 }
             }
-            if item.private == Private::Marked {
+            if item.private == Private::Marked || wording[i].is_some() {
                 for slot in [Slot::S, Slot::O, Slot::A, Slot::P] {
                     e[slot.index()] = NEVER;
                 }
@@ -361,6 +363,8 @@ pub fn classify_with(model: &Model, items: &[Item<'_>]) -> Vec<Placement> {
                 .is_some_and(|a| a.contains(&slot));
             let why = if items[i].private == Private::Marked {
                 "private marker".to_string()
+            } else if let Some(w) = &wording[i] {
+                format!("process-note wording: '{w}'")
             } else if by_heading {
                 let h = items[i].heading.map(Heading::label).unwrap_or_default();
                 format!("heading '{h}'")
@@ -379,7 +383,7 @@ pub fn classify_with(model: &Model, items: &[Item<'_>]) -> Vec<Placement> {
             Placement {
                 slot,
                 confidence: posteriors[i][slot.index()],
-                decided_by: if by_heading || items[i].private == Private::Marked {
+                decided_by: if (by_heading || items[i].private == Private::Marked) && wording[i].is_none() {
                     DecidedBy::Heading
                 } else {
                     DecidedBy::Classifier

@@ -162,6 +162,20 @@ const HEADING_WORDS: &[(&[&str], Heading)] = &[
     (&["session", "details"], Heading::SessionInfo),
     (&["session", "header"], Heading::SessionInfo),
     (&["treatment", "plan"], Heading::Plan),
+    (&["objective", "findings"], Heading::Objective),
+    (&["findings"], Heading::Objective),
+    (&["observations"], Heading::Objective),
+    (&["mental", "status", "exam"], Heading::Objective),
+    (&["mental", "status"], Heading::Objective),
+    (&["clinical", "impressions"], Heading::Assessment),
+    (&["clinical", "impression"], Heading::Assessment),
+    (&["impressions"], Heading::Assessment),
+    (&["impression"], Heading::Assessment),
+    (&["diagnosis"], Heading::Assessment),
+    (&["formulation"], Heading::Assessment),
+    (&["next", "steps"], Heading::Plan),
+    (&["recommendations"], Heading::Plan),
+    (&["subjective", "report"], Heading::Subjective),
     (&["subjective"], Heading::Subjective),
     (&["objective"], Heading::Objective),
     (&["assessment"], Heading::Assessment),
@@ -541,7 +555,9 @@ pub fn read(sentence: &Sentence) -> Utterance {
     let mut consumed = false;
     loop {
         if command.is_none() {
-            if let Some((h, end)) = heading_at(&ws, at).filter(|(h, _)| heading.is_none_or(|x| x == *h)) {
+            // Discourse words can also open a heading ("Next steps."), so try from the very start too.
+            let found = heading_at(&ws, at).or_else(|| (!consumed).then(|| heading_at(&ws, 0)).flatten());
+            if let Some((h, end)) = found.filter(|(h, _)| heading.is_none_or(|x| x == *h)) {
                 heading = Some(h);
                 consumed = true;
                 at = skip_discourse(&ws, end);
@@ -786,6 +802,10 @@ mod tests {
             ("Starting with subjective.", Heading::Subjective),
             ("All right, data.", Heading::Data),
             ("Oh, back to subjective for a second.", Heading::Subjective),
+            ("Objective findings.", Heading::Objective),
+            ("Clinical impression.", Heading::Assessment),
+            ("Next steps.", Heading::Plan),
+            ("Mental status:", Heading::Objective),
             ("Okay, objective again.", Heading::Objective),
         ] {
             assert_eq!(heading_of(t), Some(h), "{t}");

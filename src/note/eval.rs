@@ -333,9 +333,14 @@ pub fn score_with(files: &[CorpusFile], models: &[&Model]) -> EvalReport {
             let said = draft
                 .scores
                 .iter()
-                .find(|s| s.instrument == "PHQ-9")
+                .find(|s| s.instrument == "PHQ-9" || s.instrument == "PHQ-A")
                 .and_then(|s| s.item9_positive);
             report.item9.add(said == Some(item9 > 0));
+            if said != Some(item9 > 0) {
+                report
+                    .score_misses
+                    .push(format!("{}: PHQ-9 item 9 = {item9} read as {said:?}", file.name));
+            }
         }
         // Session fields.
         let s = &draft.session;

@@ -19,6 +19,15 @@ struct CueFile {
     cues: std::collections::BTreeMap<String, Vec<String>>,
     subjects: std::collections::BTreeMap<String, Vec<String>>,
     verbs: std::collections::BTreeMap<String, Vec<String>>,
+    process_rules: ProcessRuleFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProcessRuleFile {
+    openers: Vec<String>,
+    anywhere: Vec<String>,
+    hedges: Vec<String>,
+    report_verbs: Vec<String>,
 }
 
 /// The cue lists, parsed once from the embedded TOML.
@@ -30,6 +39,10 @@ pub struct Cues {
     subjects: HashMap<String, String>,
     /// (verb class, patterns).
     verbs: Vec<(String, Vec<WordPattern>)>,
+    process_openers: Vec<(String, Phrase)>,
+    process_anywhere: Vec<(String, Phrase)>,
+    process_hedges: Vec<(String, Phrase)>,
+    report_verbs: Vec<String>,
 }
 
 impl Cues {
@@ -54,10 +67,18 @@ impl Cues {
             .into_iter()
             .map(|(class, ws)| (class, ws.iter().map(|w| WordPattern::parse(w)).collect()))
             .collect();
+        let named = |list: &[String]| -> Vec<(String, Phrase)> {
+            list.iter().map(|p| (p.clone(), Phrase::parse(p))).collect()
+        };
+        let rules = &file.process_rules;
         Ok(Cues {
             lists,
             subjects,
             verbs,
+            process_openers: named(&rules.openers),
+            process_anywhere: named(&rules.anywhere),
+            process_hedges: named(&rules.hedges),
+            report_verbs: rules.report_verbs.clone(),
         })
     }
 
@@ -77,6 +98,65 @@ impl Cues {
             .map(|(c, _)| c.as_str())
             .collect()
     }
+}
+
+/// Process-note wording outside any quotation: the phrase that marks the sentence as the clinician's
+/// own reaction, hunch or speculation about someone else, or `None`.
+pub fn process_wording(text: &str) -> Option<String> {
+    let c = cues();
+    // Only the clinician's own words count: cut the sentence at its first quotation mark.
+    let own = text.split(['"', '“']).next().unwrap_or("");
+    let ws = words(own);
+    let start = ws
+        .iter()
+        .take(3)
+        .position(|w| !LEAD_WORDS.contains(&w.as_str()))
+        .unwrap_or(0);
+    let rest = &ws[start.min(ws.len())..];
+    for (name, phrase) in &c.process_openers {
+        if phrase.find(rest).is_some_and(|(at, _)| at == 0) {
+            return Some(name.clone());
+        }
+    }
+    for (name, phrase) in &c.process_anywhere {
+        if phrase.is_in(&ws) {
+            return Some(name.clone());
+        }
+    }
+    // "I think her mother ...", "His old sergeant sounds like ...": a third party judged.
+    let subject_at = if rest.first().is_some_and(|w| w == "i")
+        && rest.get(1).is_some_and(|w| matches!(w.as_str(), "think" | "bet" | "suspect"))
+    {
+        start + 2
+    } else {
+        start
+    };
+    // Groups in the room ("the family", "the parents") are observed, not speculated about.
+    let group = ws
+        .get(relation_end(&ws, subject_at).saturating_sub(1))
+        .is_some_and(|w| matches!(w.as_str(), "family" | "parents" | "kids" | "children" | "couple"));
+    if is_third_party_subject(&ws, subject_at) && !group {
+        let mut verb_at = relation_end(&ws, subject_at);
+        // "Mom and stepdad seem ...", "the daughter's mom is ...".
+        while ws.get(verb_at).is_some_and(|w| w == "and" || RELATIONS.contains(&super::words::base_word(w))) {
+            verb_at += 1;
+        }
+        let reported = ws
+            .get(verb_at)
+            .is_some_and(|v| c.report_verbs.iter().any(|r| r == v));
+        let hedged = subject_at > start
+            || c.process_hedges.iter().any(|(_, p)| p.is_in(&ws[subject_at..]));
+        if hedged && (!reported || subject_at > start) {
+            let hedge = c
+                .process_hedges
+                .iter()
+                .find(|(_, p)| p.is_in(&ws))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| "i think".to_string());
+            return Some(format!("speculation about someone else ({hedge})"));
+        }
+    }
+    None
 }
 
 /// The embedded cue lists.
@@ -179,8 +259,7 @@ pub fn sentence_features(text: &str) -> SentenceFeatures {
     if let Some(first) = ws.get(start) {
         if is_third_party_subject(&ws, start) {
             subject = "third".to_string();
-            let possessive = matches!(first.as_str(), "her" | "his" | "the" | "their");
-            verb_at = Some(start + if possessive { 2 } else { 1 });
+            verb_at = Some(relation_end(&ws, start));
         } else if let Some(class) = cues.subjects.get(first.as_str()) {
             subject = class.clone();
             verb_at = Some(start + 1);
@@ -227,13 +306,26 @@ const RELATIONS: &[&str] = &[
 
 fn is_third_party_subject(ws: &[String], start: usize) -> bool {
     let first = ws.get(start).map(String::as_str).unwrap_or("");
-    if RELATIONS.contains(&first) {
+    if RELATIONS.contains(&super::words::base_word(first)) {
         return true;
     }
+    let relation = |w: &String| {
+        let w = super::words::base_word(w);
+        RELATIONS.contains(&w) || w.starts_with("mother") || w.starts_with("father")
+    };
+    // "her husband", "his old platoon sergeant": a relation within three words of the possessive.
     matches!(first, "her" | "his" | "the" | "their")
-        && ws
-            .get(start + 1)
-            .is_some_and(|w| RELATIONS.contains(&w.as_str()) || w.starts_with("mother") || w.starts_with("father"))
+        && (start + 1..(start + 4).min(ws.len())).any(|k| relation(&ws[k]))
+}
+
+/// Index of the relation word of a third-party subject starting at `start`.
+fn relation_end(ws: &[String], start: usize) -> usize {
+    (start..(start + 4).min(ws.len()))
+        .find(|&k| {
+            let w = super::words::base_word(&ws[k]);
+            RELATIONS.contains(&w) || w.starts_with("mother") || w.starts_with("father")
+        })
+        .map_or(start + 1, |k| k + 1)
 }
 
 fn starts_capitalised(text: &str, word_index: usize) -> bool {
@@ -343,6 +435,39 @@ mod tests {
         assert!(has(&f, "subj:client-possessive"), "{f:?}");
         let f = sentence_features("We practiced box breathing.").own;
         assert!(has(&f, "svc:together+do"), "{f:?}");
+    }
+
+    #[test]
+    fn process_wording_outside_quotes() {
+        for t in [
+            "I wonder if Maya's acting out is keeping them focused on her.",
+            "And I notice I'm siding with Dana more than I should.",
+            "Part of me wonders if there's an eating disorder underneath this.",
+            "I have a hunch mom is depressed herself.",
+            "I felt a strong pull to reassure her.",
+            "Watch that, it's my own dad stuff.",
+            "His old platoon sergeant sounds like a real sadist.",
+            "Mom and stepdad seem to be in a pretty shaky place themselves.",
+            "The wife, from what he describes, sounds like she's enabling him.",
+            "I think her mother is pretty narcissistic, honestly.",
+            "I think the daughter's mom is keeping the kid from him.",
+            "Honestly, his supervisor sounds like a bully.",
+        ] {
+            assert!(process_wording(t).is_some(), "{t}");
+        }
+        for t in [
+            "She said, \"I wonder if I'll ever feel normal.\"",
+            "Her husband told her she seems somewhere else at dinner.",
+            "Mom said she's worried about his safety.",
+            "I noticed she was tearful when discussing her mother.",
+            "Stepdad looked down a lot and only spoke when I asked him.",
+            "I think she is making progress.",
+            "We reviewed the treatment plan.",
+            "I also did about ten minutes of parent consultation with mom.",
+            "The family seems to be communicating more openly.",
+        ] {
+            assert_eq!(process_wording(t), None, "{t}");
+        }
     }
 
     #[test]

@@ -465,13 +465,20 @@ pub fn find(text: &str) -> Vec<Mention> {
         }
     }
     let mut mentions: Vec<Mention> = Vec::new();
+    let mut stray_item9: Option<bool> = None;
     let mut windows: Vec<Vec<(u32, Role)>> = Vec::new();
     for (k, &(at, used, name)) in starts.iter().enumerate() {
         let end = starts.get(k + 1).map_or(ws.len(), |s| s.0);
         let (numbers, item9) = read_window(&ws, at + used, end);
+        // Only the PHQ-9 (and its adolescent form) has an item 9 about self-harm: "GAD-7 was 15, item 9
+        // was zero" still speaks of the PHQ-9.
+        let phq = matches!(name, "PHQ-9" | "PHQ-A");
+        if !phq && item9.is_some() {
+            stray_item9 = stray_item9.or(item9);
+        }
         let mut m = Mention {
             instrument: Some(name),
-            item9_positive: item9,
+            item9_positive: if phq { item9 } else { None },
             ..Mention::default()
         };
         // "scored 14 on the PHQ-9", "a 14 on the GAD-7".
@@ -505,6 +512,19 @@ pub fn find(text: &str) -> Vec<Mention> {
         if joined && mentions[k].score.is_none() && currents.len() >= 2 {
             mentions[k].score = Some(currents[0]);
             mentions[k + 1].score = Some(currents[1]);
+        }
+    }
+    if let Some(item9) = stray_item9 {
+        match mentions
+            .iter_mut()
+            .find(|m| matches!(m.instrument, Some("PHQ-9" | "PHQ-A")))
+        {
+            Some(phq) if phq.item9_positive.is_none() => phq.item9_positive = Some(item9),
+            Some(_) => {}
+            None => mentions.push(Mention {
+                item9_positive: Some(item9),
+                ..Mention::default()
+            }),
         }
     }
     if mentions.is_empty() {
@@ -558,6 +578,16 @@ fn item_value(ws: &[String], mut j: usize, end: usize) -> (Option<bool>, usize) 
         "negative" | "denied" | "zero" | "none" | "no" | "not" => (Some(false), j + 1),
         _ => (None, j),
     }
+}
+
+/// A number that could be a score: not a quantity ("two weeks"), not an item number ("item 9").
+fn is_score_number(ws: &[String], q: usize) -> bool {
+    let Some((_, used, ordinal)) = number_at(ws, q) else {
+        return false;
+    };
+    let next = ws.get(q + used).map(String::as_str).unwrap_or("");
+    let prev = q.checked_sub(1).map(|p| ws[p].as_str()).unwrap_or("");
+    !ordinal && !UNITS.contains(&next) && !matches!(prev, "item" | "question" | "q")
 }
 
 /// Numbers in a window after an instrument name, with their roles, and any item-9 statement.
@@ -629,7 +659,8 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
             // ("14, last time it was 18": "last" is about 18).
             let after_cue = (i + used..after_end).find(|&p| {
                 let belongs_to_next = (p + 1..(p + 5).min(end))
-                    .find(|&q| number_at(ws, q).is_some())
+                    .take_while(|&q| !matches!(ws[q].as_str(), "item" | "question" | "q"))
+                    .find(|&q| is_score_number(ws, q))
                     .is_some_and(|q| {
                         !ws[p + 1..q]
                             .iter()
@@ -637,7 +668,7 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
                     });
                 PRIOR_AFTER.contains(&ws[p].as_str())
                     && !belongs_to_next
-                    && !(i + used..p).any(|q| number_at(ws, q).is_some())
+                    && !(i + used..p).any(|q| is_score_number(ws, q))
             });
             let prior = before
                 .iter()
@@ -807,6 +838,7 @@ mod tests {
             ("She scored 12 on the GAD-7, compared to 16 last month.", 12, 16),
             ("PHQ-9 was 14 last week and 11 today.", 11, 14),
             ("PHQ-9 was 9, down from 14 a month ago, item 9 zero.", 9, 14),
+            ("PHQ-9 16 today, 19 two weeks ago, item 9 zero.", 16, 19),
         ] {
             let s = one(t);
             assert_eq!((s.score, s.prior), (score, Some(prior)), "{t}");
@@ -833,6 +865,13 @@ mod tests {
         assert_eq!(s[0].item9_positive, Some(true));
         assert_eq!(item9_anywhere(["Item 9 was zero."]), Some(false));
         assert_eq!(item9_anywhere(["She denies SI."]), None);
+    }
+
+    #[test]
+    fn item_nine_after_another_instrument_is_the_phq9s() {
+        let s = collect(["PHQ-9 was 17 and GAD-7 was 15, item 9 was zero."]);
+        assert_eq!(s[0].item9_positive, Some(false));
+        assert_eq!(s[1].item9_positive, None);
     }
 
     #[test]

@@ -108,9 +108,9 @@ const HEADER_WORDS: &[&str] = &[
     "dad", "parents", "stepdad", "stepmom", "mother", "father", "wife", "husband", "partner",
     "years", "year", "old", "final", "last", "first", "new", "also", "just", "one", "date", "time",
     "duration", "modality", "type", "minutes", "minute", "call", "check", "in", "quick", "brief",
-    "standard", "regular", "scheduled", "weekly", "biweekly", "monthly", "skills", "dbt", "cbt",
+    "standard", "regular", "skills", "dbt", "cbt",
     "fbt", "act", "emdr", "done", "completed", "provided", "service", "services", "name", "initials",
-    "dictating", "dictation",
+    "dictating", "dictation", "part", "start", "end", "beginning",
 ];
 
 /// Capitalised words in a header sentence that are not a client's name.
@@ -194,7 +194,11 @@ pub fn read(text: &str, today: jiff::civil::Date) -> SessionReading {
     let tokens = Tokens::new(text);
     let n = tokens.words.len();
     let future = tokens.words.iter().enumerate().any(|(i, w)| {
-        matches!(w.as_str(), "next" | "will" | "upcoming" | "following")
+        matches!(
+            w.as_str(),
+            "next" | "will" | "upcoming" | "following" | "continue" | "continuing" | "keep" | "resume"
+                | "schedule" | "every" | "weekly" | "biweekly" | "monthly"
+        )
             || w.ends_with("'ll")
             || (w == "going" && tokens.words.get(i + 1).is_some_and(|x| x == "to"))
     });
@@ -210,6 +214,7 @@ pub fn read(text: &str, today: jiff::civil::Date) -> SessionReading {
     read_type(&mut scan);
     read_number(&mut scan);
     read_client(&mut scan);
+    read_age(&mut scan);
     let header_like = scan.fields.count() > 0;
     if header_like {
         read_bare_duration(&mut scan);
@@ -604,6 +609,32 @@ fn read_client(scan: &mut Scan<'_>) {
     }
 }
 
+/// "he's eight", "six years old", "age 15": a client's age said in a header is not content.
+fn read_age(scan: &mut Scan<'_>) {
+    let n = scan.tokens.words.len();
+    let mut i = 0;
+    while i < n {
+        let prev = if i > 0 { scan.w(i - 1).to_string() } else { String::new() };
+        if let Some((_, used, false)) = number_at(&scan.tokens.words, i) {
+            let years_after = matches!(scan.w(i + used), "years" | "year" | "yo")
+                && matches!(scan.w(i + used + 1), "old" | "");
+            let age_before = matches!(prev.as_str(), "he's" | "she's" | "they're" | "age" | "aged");
+            if years_after {
+                let end = i + used + 1 + usize::from(scan.w(i + used + 1) == "old");
+                scan.cover(i, end);
+                i = end;
+                continue;
+            }
+            if age_before && !scan.covered[i] {
+                scan.cover(i.saturating_sub(1), i + used);
+            }
+            i += used;
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// "B.K., in person, fifty.": a lone number in a header sentence is the length in minutes.
 fn read_bare_duration(scan: &mut Scan<'_>) {
     if scan.fields.duration_minutes.is_some() {
@@ -735,6 +766,14 @@ mod tests {
     }
 
     #[test]
+    fn an_age_in_a_header_is_not_content() {
+        let s = r("Fifth session with Eli, he's eight, in person with mom for the first part.");
+        assert!(s.is_header_only(), "{s:?}");
+        assert_eq!(s.fields.session_number, Some(5));
+        assert_eq!(s.fields.client.as_deref(), Some("Eli"));
+    }
+
+    #[test]
     fn names_only_where_a_header_introduces_them() {
         assert_eq!(
             r("Tom, March 5th, 2026, in person at the clinic.").fields.client.as_deref(),
@@ -757,6 +796,9 @@ mod tests {
         let s = r("Next session in one week, same time.");
         assert!(!s.is_header_only());
         assert_eq!(s.fields.session_number, None);
+        for t in ["Continue biweekly sessions by video.", "Continue weekly family sessions."] {
+            assert!(!r(t).is_header_only(), "{t}");
+        }
         let s = r("Next session is session seven, and we'll move into the safety module.");
         assert_eq!(s.fields.session_number, None);
         assert!(!s.is_header_only());
