@@ -10,19 +10,25 @@ pub use crate::note::eval::EvalReport;
 /// What can stop an evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("the corpus folder {path} could not be read ({source}); check the path, the project's own is tests/corpus/heldout")]
+    #[error(
+        "the corpus folder {path} could not be read ({source}); check the path, the project's own is tests/corpus/heldout"
+    )]
     ReadDir {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the corpus file {path} could not be read ({source}); check that it is a readable text file")]
+    #[error(
+        "the corpus file {path} could not be read ({source}); check that it is a readable text file"
+    )]
     ReadFile {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(transparent)]
     Corpus(#[from] CorpusError),
-    #[error("there are no labelled dictations (*.txt) in {path}; point eval at a folder such as tests/corpus/heldout")]
+    #[error(
+        "there are no labelled dictations (*.txt) in {path}; point eval at a folder such as tests/corpus/heldout"
+    )]
     Empty { path: PathBuf },
 }
 
@@ -71,7 +77,10 @@ mod tests {
     fn a_missing_folder_is_a_plain_error() {
         let err = run(Path::new("/nonexistent/corpus")).unwrap_err();
         assert!(matches!(err, EvalError::ReadDir { .. }));
-        assert!(err.to_string().starts_with("the corpus folder /nonexistent/corpus could not be read"));
+        assert!(
+            err.to_string()
+                .starts_with("the corpus folder /nonexistent/corpus could not be read")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use notedraft::note::classify::Model;
 use notedraft::note::corpus::CorpusFile;
-use notedraft::note::eval::score_with;
+use notedraft::note::eval::{score_joined, score_with};
 use notedraft::note::train::{FitOptions, fit, training_set};
 
 fn tune() -> Vec<CorpusFile> {
@@ -51,7 +51,11 @@ fn train() {
     let model = train_all(&files, &options());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/classifier-weights.tsv");
     std::fs::write(&path, model.to_tsv()).unwrap();
-    println!("wrote {} features to {}", model.weights.len(), path.display());
+    println!(
+        "wrote {} features to {}",
+        model.weights.len(),
+        path.display()
+    );
 }
 
 #[test]
@@ -74,9 +78,21 @@ fn cross_validate() {
     let per_file: Vec<&Model> = (0..files.len()).map(|i| &models[i % FOLDS]).collect();
     let report = score_with(&files, &per_file);
     println!("{report}");
+    let by_line = score_joined(&files, &per_file, "\n");
+    println!(
+        "one sentence per line: {:.1}%",
+        100.0 * by_line.sentences.rate()
+    );
     if std::env::var("ND_MISSES").is_ok() {
         for m in &report.misses {
-            println!("{} {:>3} {:<9} -> {:<12} {}", m.file, m.line_no, m.label.name(), m.landed, m.text);
+            println!(
+                "{} {:>3} {:<9} -> {:<12} {}",
+                m.file,
+                m.line_no,
+                m.label.name(),
+                m.landed,
+                m.text
+            );
         }
         for m in &report.flag_misses {
             println!("{m}");
@@ -90,14 +106,24 @@ fn cross_validate() {
 #[test]
 fn committed_weights_are_the_ones_the_tune_corpus_gives() {
     let files = tune();
-    let model = train_all(&files, &FitOptions {
-        params: notedraft::note::classify::model().params,
-        ..options()
-    });
+    let model = train_all(
+        &files,
+        &FitOptions {
+            params: notedraft::note::classify::model().params,
+            ..options()
+        },
+    );
     let committed = notedraft::note::classify::model();
-    assert_eq!(model.weights.len(), committed.weights.len(), "retrain: cargo test --release --test train_classifier -- --ignored train");
+    assert_eq!(
+        model.weights.len(),
+        committed.weights.len(),
+        "retrain: cargo test --release --test train_classifier -- --ignored train"
+    );
     for (name, w) in &model.weights {
-        let c = committed.weights.get(name).unwrap_or_else(|| panic!("feature {name} missing: retrain"));
+        let c = committed
+            .weights
+            .get(name)
+            .unwrap_or_else(|| panic!("feature {name} missing: retrain"));
         for (a, b) in w.iter().zip(c) {
             assert!((a - b).abs() < 1e-3, "feature {name} differs: retrain");
         }

@@ -73,15 +73,45 @@ fn cased_words(text: &str) -> Vec<&str> {
 }
 
 const RISK_LEVELS: &[&str] = &[
-    "low", "moderate", "high", "elevated", "minimal", "imminent", "acute", "chronic", "lowered",
-    "increased", "mild", "significant", "negligible", "none",
+    "low",
+    "moderate",
+    "high",
+    "elevated",
+    "minimal",
+    "imminent",
+    "acute",
+    "chronic",
+    "lowered",
+    "increased",
+    "mild",
+    "significant",
+    "negligible",
+    "none",
 ];
 const NON_SAFETY_RISKS: &[&str] = &[
-    "relapse", "fall", "falls", "financial", "medical", "health", "cardiac", "flight", "legal",
-    "infection", "dropout", "readmission",
+    "relapse",
+    "fall",
+    "falls",
+    "financial",
+    "medical",
+    "health",
+    "cardiac",
+    "flight",
+    "legal",
+    "infection",
+    "dropout",
+    "readmission",
 ];
 const SAFETY_OBJECTS: &[&str] = &[
-    "suicide", "self", "harm", "self-harm", "violence", "others", "suicidal", "selfharm", "danger",
+    "suicide",
+    "self",
+    "harm",
+    "self-harm",
+    "violence",
+    "others",
+    "suicidal",
+    "selfharm",
+    "danger",
 ];
 
 /// "Risk is low", "risk to self and others low", "low risk of harm": a stated risk level.
@@ -101,7 +131,10 @@ fn states_risk_level(ws: &[String]) -> bool {
         // "risk ... low" (level after, no other topic in between).
         if let Some(level) = after.iter().position(|a| RISK_LEVELS.contains(a)) {
             let between = &after[..level];
-            if !between.iter().any(|b| NON_SAFETY_RISKS.contains(b) || *b == "situations" || *b == "in") {
+            if !between
+                .iter()
+                .any(|b| NON_SAFETY_RISKS.contains(b) || *b == "situations" || *b == "in")
+            {
                 return true;
             }
         }
@@ -110,8 +143,10 @@ fn states_risk_level(ws: &[String]) -> bool {
         if level_before {
             let next = after.first().copied().unwrap_or("");
             let object = after.get(1).copied().unwrap_or("");
-            let ends = next.is_empty() || matches!(next, "at" | "given" | "overall" | "currently" | "today");
-            let safety_object = matches!(next, "of" | "for" | "to") && SAFETY_OBJECTS.contains(&object);
+            let ends = next.is_empty()
+                || matches!(next, "at" | "given" | "overall" | "currently" | "today");
+            let safety_object =
+                matches!(next, "of" | "for" | "to") && SAFETY_OBJECTS.contains(&object);
             if ends || safety_object {
                 return true;
             }
@@ -123,14 +158,19 @@ fn states_risk_level(ws: &[String]) -> bool {
 /// Does the sentence state a suicide, homicide or self-harm assessment (positive or negative)?
 pub fn is_safety_statement(text: &str) -> bool {
     let cased = cased_words(text);
-    if cased.iter().any(|w| matches!(*w, "SI" | "HI" | "SIB" | "NSSI")) {
+    if cased
+        .iter()
+        .any(|w| matches!(*w, "SI" | "HI" | "SIB" | "NSSI"))
+    {
         return true;
     }
     let ws = words(text);
     // Lower-case "si"/"hi" only right after a denial or endorsement ("denies si or hi").
     let after_verb = ws.windows(2).any(|p| {
-        matches!(p[0].as_str(), "denies" | "denied" | "deny" | "endorses" | "endorsed" | "no" | "or" | "and")
-            && matches!(p[1].as_str(), "si" | "hi")
+        matches!(
+            p[0].as_str(),
+            "denies" | "denied" | "deny" | "endorses" | "endorsed" | "no" | "or" | "and"
+        ) && matches!(p[1].as_str(), "si" | "hi")
     });
     if after_verb {
         return true;
@@ -168,7 +208,9 @@ fn progress_claim(text: &str) -> Option<bool> {
         return None;
     }
     let measured = lex.measures.iter().any(|p| p.is_in(&ws))
-        || super::words::numbers(&ws).iter().any(|n| !n.3 && !(n.1 == 1 && ws[n.0] == "one"))
+        || super::words::numbers(&ws)
+            .iter()
+            .any(|n| !(n.3 || (n.1 == 1 && ws[n.0] == "one")))
         || !scores::find(text).is_empty();
     Some(measured)
 }
@@ -242,9 +284,10 @@ pub fn review(r: &Review<'_>) -> Vec<Flag> {
     if !r.placed.iter().any(|(slot, _)| *slot == Slot::P) {
         flags.push(Flag {
             code: FlagCode::MissingPlan,
-            message: "The Plan section is empty. Add the next steps: next session, homework, referrals \
+            message:
+                "The Plan section is empty. Add the next steps: next session, homework, referrals \
                       or coordination with other providers."
-                .to_string(),
+                    .to_string(),
         });
     }
 
@@ -312,7 +355,11 @@ pub fn review(r: &Review<'_>) -> Vec<Flag> {
 mod tests {
     use super::*;
 
-    fn codes(placed: &[(Slot, &str)], session: &SessionHeader, process: usize) -> Vec<&'static str> {
+    fn codes(
+        placed: &[(Slot, &str)],
+        session: &SessionHeader,
+        process: usize,
+    ) -> Vec<&'static str> {
         let texts: Vec<&str> = placed.iter().map(|(_, t)| *t).collect();
         let found = scores::collect(texts.iter().copied());
         review(&Review {
@@ -422,17 +469,26 @@ mod tests {
     #[test]
     fn each_missing_part_raises_its_flag() {
         let placed = [
-            (Slot::S, "She said she has been practicing breathing at home."),
-            (Slot::A, "She's making progress and seems to be doing better overall."),
+            (
+                Slot::S,
+                "She said she has been practicing breathing at home.",
+            ),
+            (
+                Slot::A,
+                "She's making progress and seems to be doing better overall.",
+            ),
         ];
-        assert_eq!(codes(&placed, &SessionHeader::default(), 2), [
-            "missing-safety",
-            "process-content",
-            "vague-progress",
-            "missing-plan",
-            "missing-interventions",
-            "missing-session-info"
-        ]);
+        assert_eq!(
+            codes(&placed, &SessionHeader::default(), 2),
+            [
+                "missing-safety",
+                "process-content",
+                "vague-progress",
+                "missing-plan",
+                "missing-interventions",
+                "missing-session-info"
+            ]
+        );
     }
 
     #[test]
@@ -445,17 +501,27 @@ mod tests {
         let mut placed = base.to_vec();
         placed.push((Slot::A, "Binge eating disorder, improving."));
         assert!(codes(&placed, &full_session(), 0).contains(&"vague-progress"));
-        placed.push((Slot::A, "Overall she's doing better, with binges down from five to two a week."));
+        placed.push((
+            Slot::A,
+            "Overall she's doing better, with binges down from five to two a week.",
+        ));
         assert!(!codes(&placed, &full_session(), 0).contains(&"vague-progress"));
         let mut placed = base.to_vec();
-        placed.push((Slot::O, "We reviewed her progress, and her PHQ-9 today was 4, at intake it was 17."));
+        placed.push((
+            Slot::O,
+            "We reviewed her progress, and her PHQ-9 today was 4, at intake it was 17.",
+        ));
         placed.push((Slot::A, "She has improved."));
         assert!(!codes(&placed, &full_session(), 0).contains(&"vague-progress"));
     }
 
     #[test]
     fn item_nine_positive_only_when_endorsed() {
-        let base = [(Slot::O, "Denies SI/HI."), (Slot::O, "We used exposure."), (Slot::P, "Weekly.")];
+        let base = [
+            (Slot::O, "Denies SI/HI."),
+            (Slot::O, "We used exposure."),
+            (Slot::P, "Weekly."),
+        ];
         let mut placed = base.to_vec();
         placed.push((Slot::O, "PHQ-9 was 14 and item 9 was zero."));
         assert!(!codes(&placed, &full_session(), 0).contains(&"phq9-item9"));
@@ -486,7 +552,17 @@ mod tests {
         });
         let codes: Vec<&str> = flags.iter().map(|f| f.code.code()).collect();
         assert_eq!(codes, ["missing-session-info", "score-out-of-range"]);
-        assert!(flags[0].message.contains("date and duration were not dictated"), "{}", flags[0].message);
-        assert!(flags[1].message.contains("GAD-7 of 23 (possible 0-21)"), "{}", flags[1].message);
+        assert!(
+            flags[0]
+                .message
+                .contains("date and duration were not dictated"),
+            "{}",
+            flags[0].message
+        );
+        assert!(
+            flags[1].message.contains("GAD-7 of 23 (possible 0-21)"),
+            "{}",
+            flags[1].message
+        );
     }
 }

@@ -117,7 +117,9 @@ pub struct Model {
 
 /// A weights file that cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("classifier weights line {line}: {problem}; regenerate prompts/classifier-weights.tsv with `cargo test --test train_classifier -- --ignored`")]
+#[error(
+    "classifier weights line {line}: {problem}; regenerate prompts/classifier-weights.tsv with `cargo test --test train_classifier -- --ignored`"
+)]
 pub struct WeightsError {
     pub line: usize,
     pub problem: String,
@@ -383,7 +385,9 @@ pub fn classify_with(model: &Model, items: &[Item<'_>]) -> Vec<Placement> {
             Placement {
                 slot,
                 confidence: posteriors[i][slot.index()],
-                decided_by: if (by_heading || items[i].private == Private::Marked) && wording[i].is_none() {
+                decided_by: if (by_heading || items[i].private == Private::Marked)
+                    && wording[i].is_none()
+                {
                     DecidedBy::Heading
                 } else {
                     DecidedBy::Classifier
@@ -439,7 +443,11 @@ fn log_sum_exp(values: impl Iterator<Item = f64>) -> f64 {
     max + v.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
 }
 
-fn forward_backward(emissions: &[[f64; N]], start: &[f64; N], trans: &[[f64; N]; N]) -> Vec<[f64; N]> {
+fn forward_backward(
+    emissions: &[[f64; N]],
+    start: &[f64; N],
+    trans: &[[f64; N]; N],
+) -> Vec<[f64; N]> {
     let n = emissions.len();
     let mut alpha = vec![[0.0; N]; n];
     for s in 0..N {
@@ -447,8 +455,8 @@ fn forward_backward(emissions: &[[f64; N]], start: &[f64; N], trans: &[[f64; N];
     }
     for i in 1..n {
         for to in 0..N {
-            alpha[i][to] =
-                log_sum_exp((0..N).map(|from| alpha[i - 1][from] + trans[from][to])) + emissions[i][to];
+            alpha[i][to] = log_sum_exp((0..N).map(|from| alpha[i - 1][from] + trans[from][to]))
+                + emissions[i][to];
         }
     }
     let mut beta = vec![[0.0; N]; n];
@@ -523,7 +531,11 @@ mod tests {
         let slots: Vec<Slot> = placed.iter().map(|p| p.slot).collect();
         assert_eq!(slots, [Slot::S, Slot::O, Slot::A, Slot::P]);
         assert!(placed.iter().all(|p| p.decided_by == DecidedBy::Classifier));
-        assert!(placed[0].why.contains("cue:client_report"), "{}", placed[0].why);
+        assert!(
+            placed[0].why.contains("cue:client_report"),
+            "{}",
+            placed[0].why
+        );
         assert!(placed.iter().all(|p| (0.0..=1.0).contains(&p.confidence)));
     }
 
@@ -542,7 +554,10 @@ mod tests {
             .insert("cue:client_report".to_string(), [9.0, 0.0, 0.0, 0.0, 0.0]);
         let placed = classify_with(
             &strong,
-            &[item("She also mentioned her sister had panic attacks.", Some(Heading::Plan))],
+            &[item(
+                "She also mentioned her sister had panic attacks.",
+                Some(Heading::Plan),
+            )],
         );
         assert_eq!(placed[0].slot, Slot::S);
         assert_eq!(placed[0].decided_by, DecidedBy::Classifier);
@@ -565,11 +580,9 @@ mod tests {
     #[test]
     fn transitions_smooth_an_ambiguous_sentence() {
         let mut m = toy_model();
-        let mut t = [[-3.0; N]; N];
-        for s in 0..N {
-            t[s][s] = -0.1;
-        }
-        m.transitions = t;
+        m.transitions = std::array::from_fn(|from| {
+            std::array::from_fn(|to| if from == to { -0.1 } else { -3.0 })
+        });
         let placed = classify_with(
             &m,
             &[
@@ -586,7 +599,10 @@ mod tests {
         let m = toy_model();
         let placed = classify_with(
             &m,
-            &[item("She reported a hard week.", None), item("Affect flat.", None)],
+            &[
+                item("She reported a hard week.", None),
+                item("Affect flat.", None),
+            ],
         );
         for p in placed {
             let total: f64 = p.posterior.iter().sum();

@@ -133,25 +133,72 @@ const FILLERS: &[&str] = &[
 /// Words that open a dictated sentence without meaning anything ("Okay, so, objective.").
 const DISCOURSE: &[&str] = &[
     "okay", "ok", "alright", "so", "and", "now", "then", "right", "well", "um", "uh", "first",
-    "firstly", "finally", "lastly", "last", "next", "actually", "no", "sorry", "oops", "wait", "oh",
-    "all", "second", "also", "hmm", "er", "erm", "uhm", "umm", "uhh", "ah", "mm", "yeah", "let's",
-    "lets", "moving",
+    "firstly", "finally", "lastly", "last", "next", "actually", "no", "sorry", "oops", "wait",
+    "oh", "all", "second", "also", "hmm", "er", "erm", "uhm", "umm", "uhh", "ah", "mm", "yeah",
+    "let's", "lets", "moving",
 ];
 
 /// Words allowed before a heading word ("for the plan", "moving on to assessment", "in terms of the plan").
 const HEADING_FRAME: &[&str] = &[
-    "for", "the", "under", "in", "into", "on", "onto", "to", "moving", "move", "going", "go",
-    "let's", "lets", "let", "us", "do", "now", "as", "far", "terms", "of", "regarding", "switching",
-    "switch", "turning", "turn", "over", "with", "starting", "start", "begin", "beginning", "and",
-    "my", "our", "next", "then", "here's", "here", "is", "comes", "okay", "so", "get", "getting",
-    "a", "quick", "brief", "jump", "jumping", "back",
+    "for",
+    "the",
+    "under",
+    "in",
+    "into",
+    "on",
+    "onto",
+    "to",
+    "moving",
+    "move",
+    "going",
+    "go",
+    "let's",
+    "lets",
+    "let",
+    "us",
+    "do",
+    "now",
+    "as",
+    "far",
+    "terms",
+    "of",
+    "regarding",
+    "switching",
+    "switch",
+    "turning",
+    "turn",
+    "over",
+    "with",
+    "starting",
+    "start",
+    "begin",
+    "beginning",
+    "and",
+    "my",
+    "our",
+    "next",
+    "then",
+    "here's",
+    "here",
+    "is",
+    "comes",
+    "okay",
+    "so",
+    "get",
+    "getting",
+    "a",
+    "quick",
+    "brief",
+    "jump",
+    "jumping",
+    "back",
 ];
 
 /// Words allowed after a heading word ("assessment section", "plan-wise", "session info").
 const HEADING_SUFFIX: &[&str] = &[
     "section", "portion", "part", "wise", "now", "then", "here", "stuff", "next", "first", "last",
-    "piece", "side", "notes", "note", "again", "for", "a", "second", "sec", "moment", "minute", "quick",
-    "quickly", "real",
+    "piece", "side", "notes", "note", "again", "for", "a", "second", "sec", "moment", "minute",
+    "quick", "quickly", "real",
 ];
 
 const HEADING_WORDS: &[(&[&str], Heading)] = &[
@@ -284,7 +331,8 @@ const PRIVATE_MARKERS_CLOSED: &[&[&str]] = &[
 
 /// Interjections dropped from the start of a content sentence when a comma sets them off
 /// ("Okay, she arrived ..."): dictation noise, not the clinician's note.
-const LEADING_INTERJECTIONS: &[&str] = &["okay", "ok", "alright", "so", "well", "um", "uh", "right"];
+const LEADING_INTERJECTIONS: &[&str] =
+    &["okay", "ok", "alright", "so", "well", "um", "uh", "right"];
 
 const END_PRIVATE: &[&[&str]] = &[
     &["back", "on", "the", "record"],
@@ -331,7 +379,9 @@ const META_SENTENCES: &[&[&str]] = &[
     &["session", "note"],
     &["quick", "note"],
     &["let", "me", "get", "this", "down"],
-    &["let", "me", "get", "this", "down", "before", "the", "next", "one"],
+    &[
+        "let", "me", "get", "this", "down", "before", "the", "next", "one",
+    ],
     &["let", "me", "get", "this", "down", "before", "i", "forget"],
 ];
 
@@ -346,8 +396,9 @@ const EMPTY_WORDS: &[&str] = &[
 const DANGLING_AFTER_TRAIL: &[&str] = &[
     "the", "a", "an", "and", "but", "or", "because", "of", "to", "with", "about", "that", "her",
     "his", "their", "my", "for", "in", "on", "at", "she", "he", "they", "i", "we", "it", "just",
-    "like", "really", "kind", "sort", "more", "is", "was", "were", "had", "has", "have", "be", "so",
-    "if", "when", "than", "very", "been", "not", "from", "into", "by", "some", "this", "um", "uh",
+    "like", "really", "kind", "sort", "more", "is", "was", "were", "had", "has", "have", "be",
+    "so", "if", "when", "than", "very", "been", "not", "from", "into", "by", "some", "this", "um",
+    "uh",
 ];
 
 /// Words that leave a sentence unfinished even when a period follows ("She reports that the.").
@@ -391,7 +442,8 @@ fn trailing_end_of_dictation(ws: &Words<'_>, from: usize) -> Option<usize> {
     END_OF_DICTATION.iter().find_map(|p| {
         let start = n.checked_sub(p.len())?;
         let matches = phrase_end(&ws.words, start, p) == Some(n);
-        (matches && start > from && start - from <= MAX_ASIDE && ws.closes_at(start)).then_some(start)
+        (matches && start > from && start - from <= MAX_ASIDE && ws.closes_at(start))
+            .then_some(start)
     })
 }
 
@@ -556,7 +608,8 @@ pub fn read(sentence: &Sentence) -> Utterance {
     loop {
         if command.is_none() {
             // Discourse words can also open a heading ("Next steps."), so try from the very start too.
-            let found = heading_at(&ws, at).or_else(|| (!consumed).then(|| heading_at(&ws, 0)).flatten());
+            let found =
+                heading_at(&ws, at).or_else(|| (!consumed).then(|| heading_at(&ws, 0)).flatten());
             if let Some((h, end)) = found.filter(|(h, _)| heading.is_none_or(|x| x == *h)) {
                 heading = Some(h);
                 consumed = true;
@@ -584,7 +637,10 @@ pub fn read(sentence: &Sentence) -> Utterance {
             }
             if let Some(end) = phrase_in(&ws, at, END_OF_DICTATION, false) {
                 let rest = &ws.words[end..];
-                if rest.iter().all(|w| END_TRAILER.contains(&w.as_str()) || w.len() == 1) {
+                if rest
+                    .iter()
+                    .all(|w| END_TRAILER.contains(&w.as_str()) || w.len() == 1)
+                {
                     command = Some(Command::EndOfDictation);
                     consumed = true;
                     at = ws.words.len();
@@ -625,7 +681,7 @@ pub fn read(sentence: &Sentence) -> Utterance {
     let stripped = strip_fillers(&kept_chunks);
     let stripped = stripped.trim_start_matches([',', ':', ';', '-', '—', '–', '.', ' ']);
     let content_words = words(stripped);
-    let content = (!content_words.is_empty() && !(consumed && only_empty_words(&content_words)))
+    let content = (!(content_words.is_empty() || (consumed && only_empty_words(&content_words))))
         .then(|| capitalize_first(stripped));
     let filler = heading.is_none()
         && command.is_none()
@@ -697,7 +753,9 @@ pub fn resolve(sentences: &[Sentence]) -> Vec<Line> {
             Some(Command::EndPrivate) => private_open = false,
             None => {}
         }
-        retractable.push((u.filler && u.fragment) || (!u.filler && u.content.is_some() && !u.retracts_itself));
+        retractable.push(
+            (u.filler && u.fragment) || (!u.filler && u.content.is_some() && !u.retracts_itself),
+        );
         if u.filler {
             lines.push(Line {
                 sentence: sentence.clone(),
@@ -815,9 +873,14 @@ mod tests {
 
     #[test]
     fn heading_followed_by_content_keeps_the_content_verbatim() {
-        let u = read(&s("Okay, objective: she arrived on time, casually dressed."));
+        let u = read(&s(
+            "Okay, objective: she arrived on time, casually dressed.",
+        ));
         assert_eq!(u.heading, Some(Heading::Objective));
-        assert_eq!(u.content.as_deref(), Some("She arrived on time, casually dressed."));
+        assert_eq!(
+            u.content.as_deref(),
+            Some("She arrived on time, casually dressed.")
+        );
         let u = read(&s("For the plan, we'll continue weekly CBT."));
         assert_eq!(u.heading, Some(Heading::Plan));
         assert_eq!(u.content.as_deref(), Some("We'll continue weekly CBT."));
@@ -851,7 +914,9 @@ mod tests {
         assert_eq!(u.content, None);
         let u = read(&s("Actually, delete that."));
         assert_eq!(u.command, Some(Command::ScratchThat));
-        let u = read(&s("Scratch that, she was tearful when discussing her mother."));
+        let u = read(&s(
+            "Scratch that, she was tearful when discussing her mother.",
+        ));
         assert_eq!(u.command, Some(Command::ScratchThat));
         assert_eq!(
             u.content.as_deref(),
@@ -864,7 +929,10 @@ mod tests {
 
     #[test]
     fn paragraph_end_and_private_commands() {
-        assert_eq!(read(&s("New paragraph.")).command, Some(Command::NewParagraph));
+        assert_eq!(
+            read(&s("New paragraph.")).command,
+            Some(Command::NewParagraph)
+        );
         for t in [
             "End of dictation.",
             "End of note.",
@@ -876,17 +944,26 @@ mod tests {
             assert_eq!(read(&s(t)).command, Some(Command::EndOfDictation), "{t}");
         }
         assert_eq!(read(&s("The end of the note was rushed.")).command, None);
-        let u = read(&s("For my notes, I noticed I felt protective of her again."));
+        let u = read(&s(
+            "For my notes, I noticed I felt protective of her again.",
+        ));
         assert_eq!(u.command, Some(Command::PrivateMarker));
         assert_eq!(
             u.content.as_deref(),
             Some("I noticed I felt protective of her again.")
         );
-        for t in ["Off the record.", "Private note:", "Note to self, ask about the ex."] {
+        for t in [
+            "Off the record.",
+            "Private note:",
+            "Note to self, ask about the ex.",
+        ] {
             assert_eq!(read(&s(t)).command, Some(Command::PrivateMarker), "{t}");
         }
         assert_eq!(read(&s("Private practice is busy.")).command, None);
-        assert_eq!(read(&s("Back on the record.")).command, Some(Command::EndPrivate));
+        assert_eq!(
+            read(&s("Back on the record.")).command,
+            Some(Command::EndPrivate)
+        );
     }
 
     #[test]
@@ -1017,20 +1094,27 @@ mod tests {
                 Fate::Excluded(_) => None,
             })
             .collect();
-        assert_eq!(private, [
-            Some(Private::Marked),
-            Some(Private::Following),
-            None,
-            Some(Private::No),
-            None,
-            Some(Private::Following),
-            Some(Private::No),
-        ]);
+        assert_eq!(
+            private,
+            [
+                Some(Private::Marked),
+                Some(Private::Following),
+                None,
+                Some(Private::No),
+                None,
+                Some(Private::Following),
+                Some(Private::No),
+            ]
+        );
     }
 
     #[test]
     fn resolve_ends_at_end_of_dictation() {
-        let lines = fates(&["She slept.", "End of dictation.", "Oh and she needs a refill."]);
+        let lines = fates(&[
+            "She slept.",
+            "End of dictation.",
+            "Oh and she needs a refill.",
+        ]);
         assert_eq!(lines[1].fate, Fate::Excluded(Omission::Command));
         assert_eq!(lines[2].fate, Fate::Excluded(Omission::AfterEnd));
         assert_eq!(lines[2].text, "Oh and she needs a refill.");

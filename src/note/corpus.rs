@@ -184,15 +184,19 @@ pub fn parse(name: &str, text: &str) -> Result<CorpusFile, CorpusError> {
                 "scores" => {
                     for item in value.split_whitespace().filter(|s| *s != "none") {
                         let Some((inst, nums)) = item.rsplit_once('=') else {
-                            return Err(bad(line_no, format!("score '{item}' is not INSTRUMENT=SCORE")));
+                            return Err(bad(
+                                line_no,
+                                format!("score '{item}' is not INSTRUMENT=SCORE"),
+                            ));
                         };
                         let (score, prior) = match nums.split_once('/') {
                             Some((s, p)) => (s, Some(p)),
                             None => (nums, None),
                         };
                         let parse_num = |t: &str| {
-                            t.parse::<u32>()
-                                .map_err(|_| bad(line_no, format!("'{t}' in '{item}' is not a number")))
+                            t.parse::<u32>().map_err(|_| {
+                                bad(line_no, format!("'{t}' in '{item}' is not a number"))
+                            })
                         };
                         let score = parse_num(score)?;
                         let prior = prior.map(parse_num).transpose()?;
@@ -266,29 +270,38 @@ command | End of dictation.\n";
         assert_eq!(f.format, NoteFormat::Soap);
         assert_eq!(f.style, Style::Headings);
         assert_eq!(f.flags, ["missing-interventions", "vague-progress"]);
-        assert_eq!(f.scores, [
-            ExpectedScore {
-                instrument: "PHQ-9".into(),
-                score: 14,
-                prior: Some(18)
-            },
-            ExpectedScore {
-                instrument: "GAD-7".into(),
-                score: 9,
-                prior: None
-            }
-        ]);
+        assert_eq!(
+            f.scores,
+            [
+                ExpectedScore {
+                    instrument: "PHQ-9".into(),
+                    score: 14,
+                    prior: Some(18)
+                },
+                ExpectedScore {
+                    instrument: "GAD-7".into(),
+                    score: 9,
+                    prior: None
+                }
+            ]
+        );
         assert_eq!(f.item9, Some(0));
         assert_eq!(f.session.get("duration").map(String::as_str), Some("50"));
         assert_eq!(f.lines.len(), 4);
         assert_eq!(f.lines[2].label, Label::S);
         assert_eq!(f.lines[3].line_no, 10);
-        assert!(f.transcript().starts_with("This was session six with J.D., a fifty minute telehealth visit. Subjective."));
+        assert!(f.transcript().starts_with(
+            "This was session six with J.D., a fifty minute telehealth visit. Subjective."
+        ));
     }
 
     #[test]
     fn flags_none_is_empty() {
-        let f = parse("x", "# format: dap\n# style: messy\n# flags: none\n# scores: none\nS | Hi.\n").unwrap();
+        let f = parse(
+            "x",
+            "# format: dap\n# style: messy\n# flags: none\n# scores: none\nS | Hi.\n",
+        )
+        .unwrap();
         assert!(f.flags.is_empty());
         assert!(f.scores.is_empty());
         assert_eq!(f.format, NoteFormat::Dap);
@@ -296,17 +309,27 @@ command | End of dictation.\n";
 
     #[test]
     fn errors_name_the_file_and_line() {
-        let e = parse("bad.txt", "# format: soap\n# style: headings\n# flags: none\nX | nope\n").unwrap_err();
-        assert_eq!(e, CorpusError::BadLine {
-            file: "bad.txt".into(),
-            line: 4,
-            problem: "unknown label 'X'".into()
-        });
+        let e = parse(
+            "bad.txt",
+            "# format: soap\n# style: headings\n# flags: none\nX | nope\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            CorpusError::BadLine {
+                file: "bad.txt".into(),
+                line: 4,
+                problem: "unknown label 'X'".into()
+            }
+        );
         let e = parse("bad.txt", "# style: headings\n# flags: none\n").unwrap_err();
-        assert_eq!(e, CorpusError::MissingHeader {
-            file: "bad.txt".into(),
-            header: "format"
-        });
+        assert_eq!(
+            e,
+            CorpusError::MissingHeader {
+                file: "bad.txt".into(),
+                header: "format"
+            }
+        );
         assert!(e.to_string().contains("README"));
     }
 }

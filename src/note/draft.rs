@@ -309,12 +309,15 @@ mod tests {
         .iter()
         .map(|r| serde_json::to_string(r).unwrap())
         .collect();
-        assert_eq!(reasons, [
-            "\"process-note\"",
-            "\"command\"",
-            "\"filler\"",
-            "\"retracted\""
-        ]);
+        assert_eq!(
+            reasons,
+            [
+                "\"process-note\"",
+                "\"command\"",
+                "\"filler\"",
+                "\"retracted\""
+            ]
+        );
         for code in [
             FlagCode::MissingSafety,
             FlagCode::Phq9Item9,

@@ -49,12 +49,20 @@ pub struct FlagTally {
 impl FlagTally {
     pub fn precision(&self) -> f64 {
         let d = self.true_pos + self.false_pos;
-        if d == 0 { 1.0 } else { self.true_pos as f64 / d as f64 }
+        if d == 0 {
+            1.0
+        } else {
+            self.true_pos as f64 / d as f64
+        }
     }
 
     pub fn recall(&self) -> f64 {
         let d = self.true_pos + self.false_neg;
-        if d == 0 { 1.0 } else { self.true_pos as f64 / d as f64 }
+        if d == 0 {
+            1.0
+        } else {
+            self.true_pos as f64 / d as f64
+        }
     }
 }
 
@@ -92,11 +100,13 @@ pub struct EvalReport {
 impl EvalReport {
     /// Flag counts summed over all codes.
     pub fn flags_total(&self) -> FlagTally {
-        self.flags.values().fold(FlagTally::default(), |a, t| FlagTally {
-            true_pos: a.true_pos + t.true_pos,
-            false_pos: a.false_pos + t.false_pos,
-            false_neg: a.false_neg + t.false_neg,
-        })
+        self.flags
+            .values()
+            .fold(FlagTally::default(), |a, t| FlagTally {
+                true_pos: a.true_pos + t.true_pos,
+                false_pos: a.false_pos + t.false_pos,
+                false_neg: a.false_neg + t.false_neg,
+            })
     }
 
     pub fn style(&self, style: Style) -> Tally {
@@ -214,12 +224,18 @@ fn normalise_instrument(name: &str) -> String {
     name.to_uppercase().replace(['-', ' '], "")
 }
 
-fn draft_of(file: &CorpusFile, model: &Model) -> Draft {
+fn draft_of(file: &CorpusFile, model: &Model, joiner: &str) -> Draft {
+    let text = file
+        .lines
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect::<Vec<_>>()
+        .join(joiner);
     build_draft_with(
         &DraftRequest {
             format: file.format,
             pieces: vec![TimedText {
-                text: file.transcript(),
+                text,
                 start_s: None,
                 end_s: None,
             }],
@@ -247,12 +263,18 @@ pub fn score(files: &[CorpusFile]) -> EvalReport {
 
 /// Scores every file with its own model (cross-validation gives each file the model of its fold).
 pub fn score_with(files: &[CorpusFile], models: &[&Model]) -> EvalReport {
+    score_joined(files, models, " ")
+}
+
+/// As [`score_with`], with the lines of each dictation joined by `joiner` (a space, as the corpus
+/// README specifies, or a line break, as a transcript saved one sentence per line would be).
+pub fn score_joined(files: &[CorpusFile], models: &[&Model], joiner: &str) -> EvalReport {
     let mut report = EvalReport {
         files: files.len(),
         ..EvalReport::default()
     };
     for (file, model) in files.iter().zip(models) {
-        let draft = draft_of(file, model);
+        let draft = draft_of(file, model, joiner);
         // Sentences.
         for (line, landed) in file.lines.iter().zip(landings(file, &draft)) {
             let right = landed == expected_place(line.label, file.format);
@@ -277,21 +299,24 @@ pub fn score_with(files: &[CorpusFile], models: &[&Model]) -> EvalReport {
                 t.true_pos += 1;
             } else {
                 t.false_pos += 1;
-                report.flag_misses.push(format!("{}: extra {code}", file.name));
+                report
+                    .flag_misses
+                    .push(format!("{}: extra {code}", file.name));
             }
         }
         for code in &file.flags {
             if !raised.contains(&code.as_str()) {
                 report.flags.entry(code.clone()).or_default().false_neg += 1;
-                report.flag_misses.push(format!("{}: missed {code}", file.name));
+                report
+                    .flag_misses
+                    .push(format!("{}: missed {code}", file.name));
             }
         }
         // Scores.
         for expected in &file.scores {
-            let found = draft
-                .scores
-                .iter()
-                .find(|s| normalise_instrument(&s.instrument) == normalise_instrument(&expected.instrument));
+            let found = draft.scores.iter().find(|s| {
+                normalise_instrument(&s.instrument) == normalise_instrument(&expected.instrument)
+            });
             let right = found.is_some_and(|s| {
                 s.score == expected.score && (expected.prior.is_none() || s.prior == expected.prior)
             });
@@ -324,9 +349,10 @@ pub fn score_with(files: &[CorpusFile], models: &[&Model]) -> EvalReport {
                 .any(|e| normalise_instrument(&e.instrument) == normalise_instrument(&s.instrument))
             {
                 report.scores_spurious += 1;
-                report
-                    .score_misses
-                    .push(format!("{}: spurious {} {}", file.name, s.instrument, s.score));
+                report.score_misses.push(format!(
+                    "{}: spurious {} {}",
+                    file.name, s.instrument, s.score
+                ));
             }
         }
         if let Some(item9) = file.item9 {
@@ -337,9 +363,10 @@ pub fn score_with(files: &[CorpusFile], models: &[&Model]) -> EvalReport {
                 .and_then(|s| s.item9_positive);
             report.item9.add(said == Some(item9 > 0));
             if said != Some(item9 > 0) {
-                report
-                    .score_misses
-                    .push(format!("{}: PHQ-9 item 9 = {item9} read as {said:?}", file.name));
+                report.score_misses.push(format!(
+                    "{}: PHQ-9 item 9 = {item9} read as {said:?}",
+                    file.name
+                ));
             }
         }
         // Session fields.
@@ -431,27 +458,65 @@ command | End of dictation.\n";
     fn a_simple_file_scores_fully() {
         let f = parse("one.txt", FILE).unwrap();
         let report = score(std::slice::from_ref(&f));
-        assert_eq!(report.sentences, Tally { right: 11, total: 11 }, "{:?}", report.misses);
+        assert_eq!(
+            report.sentences,
+            Tally {
+                right: 11,
+                total: 11
+            },
+            "{:?}",
+            report.misses
+        );
         assert_eq!(report.scores, Tally { right: 1, total: 1 });
         assert_eq!(report.scores_banded, Tally { right: 1, total: 1 });
         assert_eq!(report.item9, Tally { right: 1, total: 1 });
         assert_eq!(report.session_fields, Tally { right: 2, total: 2 });
         let flags = report.flags_total();
-        assert_eq!((flags.true_pos, flags.false_pos, flags.false_neg), (2, 0, 0), "{:?}", report.flag_misses);
+        assert_eq!(
+            (flags.true_pos, flags.false_pos, flags.false_neg),
+            (2, 0, 0),
+            "{:?}",
+            report.flag_misses
+        );
         let text = report.to_string();
-        assert!(text.contains("sentences placed right   100.0% (11/11)"), "{text}");
+        assert!(
+            text.contains("sentences placed right   100.0% (11/11)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn one_sentence_per_line_scores_the_same() {
+        let f = parse("one.txt", FILE).unwrap();
+        let model = crate::note::classify::model();
+        let report = score_joined(std::slice::from_ref(&f), &[model], "\n");
+        assert_eq!(
+            report.sentences,
+            Tally {
+                right: 11,
+                total: 11
+            },
+            "{:?}",
+            report.misses
+        );
     }
 
     #[test]
     fn wrong_expectations_count_as_misses() {
         let wrong = FILE
             .replace("S | Client reports", "P | Client reports")
-            .replace("# flags: missing-interventions missing-session-info", "# flags: missing-plan");
+            .replace(
+                "# flags: missing-interventions missing-session-info",
+                "# flags: missing-plan",
+            );
         let f = parse("two.txt", &wrong).unwrap();
         let report = score(std::slice::from_ref(&f));
         assert_eq!(report.sentences.right, 10);
         assert_eq!(report.misses[0].landed, "subjective");
         let flags = report.flags_total();
-        assert_eq!((flags.true_pos, flags.false_pos, flags.false_neg), (0, 2, 1));
+        assert_eq!(
+            (flags.true_pos, flags.false_pos, flags.false_neg),
+            (0, 2, 1)
+        );
     }
 }

@@ -125,7 +125,9 @@ pub fn process_wording(text: &str) -> Option<String> {
     }
     // "I think her mother ...", "His old sergeant sounds like ...": a third party judged.
     let subject_at = if rest.first().is_some_and(|w| w == "i")
-        && rest.get(1).is_some_and(|w| matches!(w.as_str(), "think" | "bet" | "suspect"))
+        && rest
+            .get(1)
+            .is_some_and(|w| matches!(w.as_str(), "think" | "bet" | "suspect"))
     {
         start + 2
     } else {
@@ -134,18 +136,28 @@ pub fn process_wording(text: &str) -> Option<String> {
     // Groups in the room ("the family", "the parents") are observed, not speculated about.
     let group = ws
         .get(relation_end(&ws, subject_at).saturating_sub(1))
-        .is_some_and(|w| matches!(w.as_str(), "family" | "parents" | "kids" | "children" | "couple"));
+        .is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "family" | "parents" | "kids" | "children" | "couple"
+            )
+        });
     if is_third_party_subject(&ws, subject_at) && !group {
         let mut verb_at = relation_end(&ws, subject_at);
         // "Mom and stepdad seem ...", "the daughter's mom is ...".
-        while ws.get(verb_at).is_some_and(|w| w == "and" || RELATIONS.contains(&super::words::base_word(w))) {
+        while ws
+            .get(verb_at)
+            .is_some_and(|w| w == "and" || RELATIONS.contains(&super::words::base_word(w)))
+        {
             verb_at += 1;
         }
         let reported = ws
             .get(verb_at)
             .is_some_and(|v| c.report_verbs.iter().any(|r| r == v));
         let hedged = subject_at > start
-            || c.process_hedges.iter().any(|(_, p)| p.is_in(&ws[subject_at..]));
+            || c.process_hedges
+                .iter()
+                .any(|(_, p)| p.is_in(&ws[subject_at..]));
         if hedged && (!reported || subject_at > start) {
             let hedge = c
                 .process_hedges
@@ -177,7 +189,11 @@ pub fn stem(word: &str) -> String {
         w[..n - 2].to_string()
     } else if n > 4 && w.ends_with("ies") {
         format!("{}y", &w[..n - 3])
-    } else if n > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is")
+    } else if n > 3
+        && w.ends_with('s')
+        && !w.ends_with("ss")
+        && !w.ends_with("us")
+        && !w.ends_with("is")
     {
         w[..n - 1].to_string()
     } else {
@@ -187,15 +203,59 @@ pub fn stem(word: &str) -> String {
 
 /// Words at the start of a sentence that come before its subject ("And so she ...").
 const LEAD_WORDS: &[&str] = &[
-    "and", "so", "also", "then", "but", "overall", "today", "now", "oh", "um", "uh", "okay", "well",
-    "again", "later", "finally", "still", "honestly", "actually", "plus", "initially",
+    "and",
+    "so",
+    "also",
+    "then",
+    "but",
+    "overall",
+    "today",
+    "now",
+    "oh",
+    "um",
+    "uh",
+    "okay",
+    "well",
+    "again",
+    "later",
+    "finally",
+    "still",
+    "honestly",
+    "actually",
+    "plus",
+    "initially",
 ];
 
 /// Adverbs between a subject and its verb ("she also reported").
 const ADVERBS: &[&str] = &[
-    "also", "then", "still", "just", "really", "only", "never", "always", "even", "again",
-    "actually", "finally", "initially", "both", "later", "eventually", "honestly", "did", "do",
-    "does", "has", "have", "had", "was", "is", "were", "been", "not",
+    "also",
+    "then",
+    "still",
+    "just",
+    "really",
+    "only",
+    "never",
+    "always",
+    "even",
+    "again",
+    "actually",
+    "finally",
+    "initially",
+    "both",
+    "later",
+    "eventually",
+    "honestly",
+    "did",
+    "do",
+    "does",
+    "has",
+    "have",
+    "had",
+    "was",
+    "is",
+    "were",
+    "been",
+    "not",
 ];
 
 /// What one sentence looks like on its own, before its neighbours are considered.
@@ -271,7 +331,11 @@ pub fn sentence_features(text: &str) -> SentenceFeatures {
             verb_at = Some(start + 1);
         }
     }
-    if subject == "client" && ws.get(start).is_some_and(|w| matches!(w.as_str(), "her" | "his" | "their")) {
+    if subject == "client"
+        && ws
+            .get(start)
+            .is_some_and(|w| matches!(w.as_str(), "her" | "his" | "their"))
+    {
         // "Her mood ...", "His affect ...": a possessive, not a subject.
         subject = "client-possessive".to_string();
         verb_at = None;
@@ -297,11 +361,50 @@ pub fn sentence_features(text: &str) -> SentenceFeatures {
 }
 
 const RELATIONS: &[&str] = &[
-    "husband", "wife", "partner", "mother", "father", "mom", "dad", "stepdad", "stepmom", "stepmother",
-    "stepfather", "grandma", "grandpa", "grandmother", "grandfather", "boss", "sister", "brother",
-    "daughter", "son", "ex", "boyfriend", "girlfriend", "parents", "teacher", "friend", "roommate",
-    "supervisor", "manager", "sergeant", "aunt", "uncle", "cousin", "neighbor", "coworker", "kids",
-    "children", "family", "mother-in-law", "father-in-law", "in", "law", "fiance", "fiancee",
+    "husband",
+    "wife",
+    "partner",
+    "mother",
+    "father",
+    "mom",
+    "dad",
+    "stepdad",
+    "stepmom",
+    "stepmother",
+    "stepfather",
+    "grandma",
+    "grandpa",
+    "grandmother",
+    "grandfather",
+    "boss",
+    "sister",
+    "brother",
+    "daughter",
+    "son",
+    "ex",
+    "boyfriend",
+    "girlfriend",
+    "parents",
+    "teacher",
+    "friend",
+    "roommate",
+    "supervisor",
+    "manager",
+    "sergeant",
+    "aunt",
+    "uncle",
+    "cousin",
+    "neighbor",
+    "coworker",
+    "kids",
+    "children",
+    "family",
+    "mother-in-law",
+    "father-in-law",
+    "in",
+    "law",
+    "fiance",
+    "fiancee",
 ];
 
 fn is_third_party_subject(ws: &[String], start: usize) -> bool {
@@ -484,7 +587,11 @@ mod tests {
 
     #[test]
     fn neighbours_and_position_are_in_the_sequence_features() {
-        let texts = ["She reported a hard week.", "Affect was flat.", "Next session in a week."];
+        let texts = [
+            "She reported a hard week.",
+            "Affect was flat.",
+            "Next session in a week.",
+        ];
         let ctx = vec![
             Context {
                 private: Private::No

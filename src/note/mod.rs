@@ -184,10 +184,7 @@ fn round3(v: f64) -> f64 {
 
 /// Drafts a note with a given classifier model (the evaluator and training use their own).
 pub fn build_draft_with(request: &DraftRequest, model: &Model) -> Draft {
-    let today = request
-        .created_at
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+    let today = request.created_at.to_zoned(jiff::tz::TimeZone::UTC).date();
     let sentences = sentences::split(&request.pieces);
     let prepared = prepare(&sentences, today);
     let classify_at: Vec<usize> = (0..prepared.lines.len())
@@ -396,17 +393,24 @@ Plan. Next session in one week, continue thought records. End of dictation. Than
     fn headings_place_sentences_and_commands_are_obeyed() {
         let d = build_draft(&request(NoteFormat::Soap, HEADINGS));
         assert_eq!(d.sections.len(), 4);
-        assert_eq!(section_texts(&d, Section::Subjective), [
-            "Client reports she slept better this week, about six hours a night.",
-            "She said, \"I finally told my sister how I felt.\""
-        ]);
+        assert_eq!(
+            section_texts(&d, Section::Subjective),
+            [
+                "Client reports she slept better this week, about six hours a night.",
+                "She said, \"I finally told my sister how I felt.\""
+            ]
+        );
         let objective = section_texts(&d, Section::Objective);
-        assert_eq!(objective[0], "She arrived on time, casually dressed, affect brighter than last week.");
+        assert_eq!(
+            objective[0],
+            "She arrived on time, casually dressed, affect brighter than last week."
+        );
         assert!(objective.contains(&"She was tearful when discussing her mother.".to_string()));
         assert!(!objective.contains(&"She was tearful throughout.".to_string()));
-        assert_eq!(section_texts(&d, Section::Plan), [
-            "Next session in one week, continue thought records."
-        ]);
+        assert_eq!(
+            section_texts(&d, Section::Plan),
+            ["Next session in one week, continue thought records."]
+        );
         let process: Vec<&str> = d.process_note().map(|e| e.text.as_str()).collect();
         assert_eq!(process, ["I noticed I felt protective of her again."]);
         let retracted: Vec<&str> = d
@@ -447,7 +451,9 @@ Plan. Next session in one week, continue thought records. End of dictation. Than
         let names: Vec<Section> = d.sections.iter().map(|s| s.name).collect();
         assert_eq!(names, [Section::Data, Section::Assessment, Section::Plan]);
         let data = section_texts(&d, Section::Data);
-        assert!(data.contains(&"Client reports she slept better this week, about six hours a night.".to_string()));
+        assert!(data.contains(
+            &"Client reports she slept better this week, about six hours a night.".to_string()
+        ));
         assert!(data.contains(&"She denies SI/HI.".to_string()));
     }
 

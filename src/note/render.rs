@@ -65,7 +65,9 @@ pub fn markdown(draft: &Draft) -> String {
         header.push(format!("Client: {c}"));
     }
     match (&s.date, &s.date_said) {
-        (Some(d), Some(said)) if said != d => header.push(format!("Date: {d} (dictated \"{said}\")")),
+        (Some(d), Some(said)) if said != d => {
+            header.push(format!("Date: {d} (dictated \"{said}\")"))
+        }
         (Some(d), _) => header.push(format!("Date: {d}")),
         (None, Some(said)) => header.push(format!("Date: {said}")),
         (None, None) => {}
@@ -98,9 +100,7 @@ pub fn markdown(draft: &Draft) -> String {
         }
         let mut paragraphs: Vec<Vec<&str>> = vec![Vec::new()];
         for sentence in &section.sentences {
-            if sentence.paragraph
-                && paragraphs.last().is_some_and(|p| !p.is_empty())
-            {
+            if sentence.paragraph && paragraphs.last().is_some_and(|p| !p.is_empty()) {
                 paragraphs.push(Vec::new());
             }
             if let Some(p) = paragraphs.last_mut() {
@@ -147,7 +147,10 @@ pub fn markdown(draft: &Draft) -> String {
                 .iter()
                 .filter(|p| p.confidence < LOW_CONFIDENCE)
                 .map(move |p| {
-                    let at = p.start_s.map(|t| format!("{} ", timestamp(t))).unwrap_or_default();
+                    let at = p
+                        .start_s
+                        .map(|t| format!("{} ", timestamp(t)))
+                        .unwrap_or_default();
                     format!(
                         "{at}\"{}\" placed in {} (confidence {:.2})",
                         first_words(&p.text, 8),
@@ -166,14 +169,14 @@ pub fn markdown(draft: &Draft) -> String {
         }
     }
     for section in &draft.sections {
-        let times: Vec<f64> = section
-            .sentences
-            .iter()
-            .filter_map(|p| p.start_s)
-            .collect();
+        let times: Vec<f64> = section.sentences.iter().filter_map(|p| p.start_s).collect();
         if let (Some(first), Some(last)) = (
             times.iter().copied().reduce(f64::min),
-            section.sentences.iter().filter_map(|p| p.end_s).reduce(f64::max),
+            section
+                .sentences
+                .iter()
+                .filter_map(|p| p.end_s)
+                .reduce(f64::max),
         ) {
             let _ = writeln!(
                 out,
@@ -184,11 +187,18 @@ pub fn markdown(draft: &Draft) -> String {
             );
         }
     }
-    let count = |reason: ExcludedReason| draft.excluded.iter().filter(|e| e.reason == reason).count();
+    let count =
+        |reason: ExcludedReason| draft.excluded.iter().filter(|e| e.reason == reason).count();
     let left_out = [
-        (count(ExcludedReason::Retracted), "taken back with \"scratch that\""),
+        (
+            count(ExcludedReason::Retracted),
+            "taken back with \"scratch that\"",
+        ),
         (count(ExcludedReason::Filler), "filler or unfinished"),
-        (count(ExcludedReason::Command), "spoken commands or headings"),
+        (
+            count(ExcludedReason::Command),
+            "spoken commands or headings",
+        ),
     ];
     let parts: Vec<String> = left_out
         .iter()
@@ -196,7 +206,11 @@ pub fn markdown(draft: &Draft) -> String {
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
     if !parts.is_empty() {
-        let _ = writeln!(out, "- Left out of the note: {} (all kept in the transcript).", parts.join(", "));
+        let _ = writeln!(
+            out,
+            "- Left out of the note: {} (all kept in the transcript).",
+            parts.join(", ")
+        );
     }
     let private = count(ExcludedReason::ProcessNote);
     if private > 0 {
@@ -216,7 +230,10 @@ pub fn process_note(draft: &Draft) -> Option<String> {
         return None;
     }
     let mut out = String::new();
-    let _ = writeln!(out, "# PRIVATE PSYCHOTHERAPY NOTES — not part of the client record\n");
+    let _ = writeln!(
+        out,
+        "# PRIVATE PSYCHOTHERAPY NOTES — not part of the client record\n"
+    );
     let _ = writeln!(
         out,
         "Your private process notes from this dictation. Keep this file apart from the progress note: do not \
@@ -226,7 +243,12 @@ pub fn process_note(draft: &Draft) -> Option<String> {
     if let Some(c) = &draft.session.client {
         about.push(format!("client {c}"));
     }
-    if let Some(d) = draft.session.date.as_ref().or(draft.session.date_said.as_ref()) {
+    if let Some(d) = draft
+        .session
+        .date
+        .as_ref()
+        .or(draft.session.date_said.as_ref())
+    {
         about.push(format!("session of {d}"));
     }
     about.push(format!(
@@ -235,7 +257,10 @@ pub fn process_note(draft: &Draft) -> Option<String> {
     ));
     let _ = writeln!(out, "{}.\n", capitalize(&about.join(", ")));
     for s in sentences {
-        let at = s.start_s.map(|t| format!("{} ", timestamp(t))).unwrap_or_default();
+        let at = s
+            .start_s
+            .map(|t| format!("{} ", timestamp(t)))
+            .unwrap_or_default();
         let _ = writeln!(out, "- {at}{}", s.text);
     }
     Some(out)
@@ -305,7 +330,10 @@ Plan. Next session in one week.";
     #[test]
     fn paragraphs_are_kept() {
         let md = markdown(&draft(TEXT, false));
-        assert!(md.contains("She slept better this week.\n\nShe saw her sister."), "{md}");
+        assert!(
+            md.contains("She slept better this week.\n\nShe saw her sister."),
+            "{md}"
+        );
     }
 
     #[test]
@@ -321,7 +349,10 @@ Plan. Next session in one week.";
 
     #[test]
     fn no_process_note_when_nothing_is_private() {
-        assert_eq!(process_note(&draft("Subjective. She slept well.", false)), None);
+        assert_eq!(
+            process_note(&draft("Subjective. She slept well.", false)),
+            None
+        );
     }
 
     #[test]

@@ -220,7 +220,9 @@ pub const INSTRUMENTS: &[Instrument] = &[
 
 /// The instrument with this name.
 pub fn instrument(name: &str) -> Option<&'static Instrument> {
-    INSTRUMENTS.iter().find(|i| i.name.eq_ignore_ascii_case(name))
+    INSTRUMENTS
+        .iter()
+        .find(|i| i.name.eq_ignore_ascii_case(name))
 }
 
 /// The severity band of a score, `None` when the instrument has no standard bands or the score is out of
@@ -328,25 +330,74 @@ const ALIASES: &[(&[&str], &str)] = &[
 const CAPITALS_ONLY: &[(&str, &str)] = &[("AUDIT", "AUDIT"), ("SPIN", "SPIN")];
 
 /// Letter runs that spell an instrument ("P C L 5", "P.H.Q.").
-const SPELLED: &[&str] = &["phq", "gad", "pcl", "bdi", "bai", "isi", "gds", "pdss", "dast", "epds", "asrm", "pss"];
+const SPELLED: &[&str] = &[
+    "phq", "gad", "pcl", "bdi", "bai", "isi", "gds", "pdss", "dast", "epds", "asrm", "pss",
+];
 
 /// Words after a number that make it something other than a score.
 const UNITS: &[&str] = &[
-    "weeks", "week", "days", "day", "months", "month", "years", "year", "minutes", "minute",
-    "hours", "hour", "times", "percent", "point", "points", "ago", "sessions", "session", "nights",
-    "night", "am", "pm", "o'clock", "mg", "milligrams", "drinks", "beers", "items", "of",
+    "weeks",
+    "week",
+    "days",
+    "day",
+    "months",
+    "month",
+    "years",
+    "year",
+    "minutes",
+    "minute",
+    "hours",
+    "hour",
+    "times",
+    "percent",
+    "point",
+    "points",
+    "ago",
+    "sessions",
+    "session",
+    "nights",
+    "night",
+    "am",
+    "pm",
+    "o'clock",
+    "mg",
+    "milligrams",
+    "drinks",
+    "beers",
+    "items",
+    "of",
 ];
 
 /// Words before a score that make it the earlier one ("down from 18", "previously 12", "at intake it
 /// was 17").
 const PRIOR_BEFORE: &[&str] = &[
-    "from", "previously", "previous", "prior", "compared", "versus", "vs", "baseline", "intake",
-    "last", "before", "start", "beginning", "initially", "originally", "used",
+    "from",
+    "previously",
+    "previous",
+    "prior",
+    "compared",
+    "versus",
+    "vs",
+    "baseline",
+    "intake",
+    "last",
+    "before",
+    "start",
+    "beginning",
+    "initially",
+    "originally",
+    "used",
 ];
 
 /// Words just after a score that make it the earlier one ("18 last time", "26 at intake").
 const PRIOR_AFTER: &[&str] = &[
-    "ago", "last", "intake", "baseline", "start", "earlier", "beginning",
+    "ago",
+    "last",
+    "intake",
+    "baseline",
+    "start",
+    "earlier",
+    "beginning",
 ];
 
 /// Words between an item number and its value that say nothing.
@@ -555,7 +606,7 @@ fn score_before(ws: &[String], at: usize, floor: Option<usize>) -> Option<u32> {
         if j >= len + floor
             && let Some((v, used, false)) = number_at(ws, j - len)
             && used == len
-            && !(j >= len + 1 && matches!(ws[j - len - 1].as_str(), "item" | "question"))
+            && !(j > len && matches!(ws[j - len - 1].as_str(), "item" | "question"))
         {
             return Some(v);
         }
@@ -603,7 +654,11 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
                 let after = i + 1 + used;
                 let (value, next) = item_value(ws, after, end);
                 let before = if i > start { ws[i - 1].as_str() } else { "" };
-                let before2 = if i > start + 1 { ws[i - 2].as_str() } else { "" };
+                let before2 = if i > start + 1 {
+                    ws[i - 2].as_str()
+                } else {
+                    ""
+                };
                 let said_before = match (before2, before) {
                     (_, "endorsed" | "endorses" | "endorsing") | ("positive", "on") => Some(true),
                     (_, "denied" | "denies" | "denying") | ("negative", "on") | ("zero", "on") => {
@@ -624,7 +679,9 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
                 // A number before "on item 9" belongs to the item, not the total.
                 if said_before.is_some()
                     && before == "on"
-                    && numbers.last().is_some_and(|_| i >= 2 && number_at(ws, i - 2).is_some())
+                    && numbers
+                        .last()
+                        .is_some_and(|_| i >= 2 && number_at(ws, i - 2).is_some())
                 {
                     numbers.pop();
                 }
@@ -662,9 +719,12 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
                     .take_while(|&q| !matches!(ws[q].as_str(), "item" | "question" | "q"))
                     .find(|&q| is_score_number(ws, q))
                     .is_some_and(|q| {
-                        !ws[p + 1..q]
-                            .iter()
-                            .any(|w| matches!(w.as_str(), "and" | "but" | "now" | "today" | "vs" | "versus"))
+                        !ws[p + 1..q].iter().any(|w| {
+                            matches!(
+                                w.as_str(),
+                                "and" | "but" | "now" | "today" | "vs" | "versus"
+                            )
+                        })
                     });
                 PRIOR_AFTER.contains(&ws[p].as_str())
                     && !belongs_to_next
@@ -677,7 +737,9 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
                 .any(|b| PRIOR_BEFORE.contains(&b.as_str()))
                 || after_cue.is_some()
                 || (numbers.iter().any(|(_, r)| *r == Role::Current)
-                    && before.iter().any(|b| matches!(b.as_str(), "was" | "down" | "up")));
+                    && before
+                        .iter()
+                        .any(|b| matches!(b.as_str(), "was" | "down" | "up")));
             numbers.push((v, if prior { Role::Prior } else { Role::Current }));
             i += used;
             // The cue after this number is spent ("14 last week and 11 today": "last" is not 11's).
@@ -744,7 +806,9 @@ pub fn item9_anywhere<'a>(sentences: impl IntoIterator<Item = &'a str>) -> Optio
     let mut found = None;
     for text in sentences {
         for m in find(text) {
-            if matches!(m.instrument, None | Some("PHQ-9") | Some("PHQ-A")) && m.item9_positive.is_some() {
+            if matches!(m.instrument, None | Some("PHQ-9") | Some("PHQ-A"))
+                && m.item9_positive.is_some()
+            {
                 // A positive answer anywhere outweighs a negative one.
                 found = Some(found.unwrap_or(false) || m.item9_positive.unwrap_or(false));
             }
@@ -790,7 +854,12 @@ mod tests {
     fn band_tables_cover_their_ranges_without_gaps() {
         for inst in INSTRUMENTS.iter().filter(|i| !i.bands.is_empty()) {
             assert_eq!(inst.bands[0].0, inst.min, "{}", inst.name);
-            assert_eq!(inst.bands.last().map(|b| b.1), Some(inst.max), "{}", inst.name);
+            assert_eq!(
+                inst.bands.last().map(|b| b.1),
+                Some(inst.max),
+                "{}",
+                inst.name
+            );
             for pair in inst.bands.windows(2) {
                 assert_eq!(pair[0].1 + 1, pair[1].0, "{}", inst.name);
             }
@@ -825,7 +894,11 @@ mod tests {
         for (t, score, prior) in [
             ("PCL-5 came down to 38 from 51.", 38, 51),
             ("PHQ-9 down from 18 to 14.", 14, 18),
-            ("PHQ-9 was 11 today, down from 16 four weeks ago, and item 9 was zero.", 11, 16),
+            (
+                "PHQ-9 was 11 today, down from 16 four weeks ago, and item 9 was zero.",
+                11,
+                16,
+            ),
             ("PHQ-9 was 22, up from 17 two weeks ago.", 22, 17),
             ("GAD-7 was 12 today, it was 16 at intake.", 12, 16),
             ("PHQ nine was six, previous eight.", 6, 8),
@@ -835,7 +908,11 @@ mod tests {
             ("ISI 19, was 20.", 19, 20),
             ("PHQ-9 went from 18 to 14.", 14, 18),
             ("Her PHQ-9 today was 4, at intake it was 17.", 4, 17),
-            ("She scored 12 on the GAD-7, compared to 16 last month.", 12, 16),
+            (
+                "She scored 12 on the GAD-7, compared to 16 last month.",
+                12,
+                16,
+            ),
             ("PHQ-9 was 14 last week and 11 today.", 11, 14),
             ("PHQ-9 was 9, down from 14 a month ago, item 9 zero.", 9, 14),
             ("PHQ-9 16 today, 19 two weeks ago, item 9 zero.", 16, 19),
@@ -850,7 +927,10 @@ mod tests {
     fn item_nine_positive_and_negative() {
         for (t, positive) in [
             ("PHQ-9 was 14 and item nine was one.", true),
-            ("PHQ-9 was 22, and item 9 was a 2, more than half the days.", true),
+            (
+                "PHQ-9 was 22, and item 9 was a 2, more than half the days.",
+                true,
+            ),
             ("PHQ-9 was 14, item 9 was zero.", false),
             ("PHQ-9 was 14, she denied item 9.", false),
             ("PHQ-9 was 14 and she endorsed item 9.", true),
@@ -895,8 +975,14 @@ mod tests {
     fn two_instruments_in_one_sentence() {
         let s = collect(["GAD-7 of 23 and PDSS of 12, down from 16."]);
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].instrument.as_str(), s[0].score, s[0].prior), ("GAD-7", 23, None));
-        assert_eq!((s[1].instrument.as_str(), s[1].score, s[1].prior), ("PDSS", 12, Some(16)));
+        assert_eq!(
+            (s[0].instrument.as_str(), s[0].score, s[0].prior),
+            ("GAD-7", 23, None)
+        );
+        assert_eq!(
+            (s[1].instrument.as_str(), s[1].score, s[1].prior),
+            ("PDSS", 12, Some(16))
+        );
         let s = collect(["PHQ-9 and GAD-7 were 14 and 9."]);
         assert_eq!((s[0].score, s[1].score), (14, 9));
     }

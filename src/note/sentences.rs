@@ -84,8 +84,8 @@ const SENTENCE_STARTERS: &[&str] = &[
 
 /// Words that leave a line unfinished, so a line break after them is not a sentence end.
 const CONTINUING: &[&str] = &[
-    "the", "a", "an", "and", "or", "but", "of", "to", "with", "for", "in", "on", "at", "her", "his",
-    "their", "my", "was", "is", "were", "that", "because", "from", "by", "as", "than",
+    "the", "a", "an", "and", "or", "but", "of", "to", "with", "for", "in", "on", "at", "her",
+    "his", "their", "my", "was", "is", "were", "that", "because", "from", "by", "as", "than",
 ];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -236,7 +236,7 @@ fn opens_quote(token: &str) -> bool {
 }
 
 fn closes_quote(token: &str) -> bool {
-    let t = token.trim_end_matches(|c: char| matches!(c, '.' | ',' | '?' | '!' | ')' | ';' | ':'));
+    let t = token.trim_end_matches(['.', ',', '?', '!', ')', ';', ':']);
     (t.ends_with('"') || t.ends_with('”')) && t.chars().count() > 1
 }
 
@@ -372,12 +372,10 @@ mod tests {
 
     #[test]
     fn plain_sentences_split_on_terminal_punctuation() {
-        assert_eq!(text("She slept better. She is tired! Is she? Yes."), [
-            "She slept better.",
-            "She is tired!",
-            "Is she?",
-            "Yes."
-        ]);
+        assert_eq!(
+            text("She slept better. She is tired! Is she? Yes."),
+            ["She slept better.", "She is tired!", "Is she?", "Yes."]
+        );
     }
 
     #[test]
@@ -389,10 +387,10 @@ mod tests {
                 "Next."
             ]
         );
-        assert_eq!(text("She lives on St. Mark's Place. Fine."), [
-            "She lives on St. Mark's Place.",
-            "Fine."
-        ]);
+        assert_eq!(
+            text("She lives on St. Mark's Place. Fine."),
+            ["She lives on St. Mark's Place.", "Fine."]
+        );
     }
 
     #[test]
@@ -408,51 +406,60 @@ mod tests {
 
     #[test]
     fn times_of_day_end_a_sentence_only_before_a_capital() {
-        assert_eq!(text("She wakes at 3 a.m. most nights. She naps at 5 p.m. Fine."), [
-            "She wakes at 3 a.m. most nights.",
-            "She naps at 5 p.m.",
-            "Fine."
-        ]);
-        assert_eq!(text("Next session Tuesday at 5 p.m. for fifty minutes."), [
-            "Next session Tuesday at 5 p.m. for fifty minutes."
-        ]);
+        assert_eq!(
+            text("She wakes at 3 a.m. most nights. She naps at 5 p.m. Fine."),
+            [
+                "She wakes at 3 a.m. most nights.",
+                "She naps at 5 p.m.",
+                "Fine."
+            ]
+        );
+        assert_eq!(
+            text("Next session Tuesday at 5 p.m. for fifty minutes."),
+            ["Next session Tuesday at 5 p.m. for fifty minutes."]
+        );
     }
 
     #[test]
     fn etc_mid_and_end_of_sentence() {
-        assert_eq!(text("Sleep, appetite, etc. are fine. Worry, guilt, etc. She left."), [
-            "Sleep, appetite, etc. are fine.",
-            "Worry, guilt, etc.",
-            "She left."
-        ]);
+        assert_eq!(
+            text("Sleep, appetite, etc. are fine. Worry, guilt, etc. She left."),
+            [
+                "Sleep, appetite, etc. are fine.",
+                "Worry, guilt, etc.",
+                "She left."
+            ]
+        );
     }
 
     #[test]
     fn decimals_and_instrument_names_do_not_split() {
         assert_eq!(
-            text("She sleeps 2.5 hours. PHQ-9 was 14 and GAD-7 was 9.5 points lower. PCL-5 was 38."),
+            text(
+                "She sleeps 2.5 hours. PHQ-9 was 14 and GAD-7 was 9.5 points lower. PCL-5 was 38."
+            ),
             [
                 "She sleeps 2.5 hours.",
                 "PHQ-9 was 14 and GAD-7 was 9.5 points lower.",
                 "PCL-5 was 38."
             ]
         );
-        assert_eq!(text("We repeated the PHQ-9. It was 12."), [
-            "We repeated the PHQ-9.",
-            "It was 12."
-        ]);
+        assert_eq!(
+            text("We repeated the PHQ-9. It was 12."),
+            ["We repeated the PHQ-9.", "It was 12."]
+        );
     }
 
     #[test]
     fn initials_stay_inside_a_sentence_unless_a_new_one_starts() {
-        assert_eq!(text("Client J.D. arrived on time. Saw J. D. today."), [
-            "Client J.D. arrived on time.",
-            "Saw J. D. today."
-        ]);
-        assert_eq!(text("Session six with J.D. She reported a good week."), [
-            "Session six with J.D.",
-            "She reported a good week."
-        ]);
+        assert_eq!(
+            text("Client J.D. arrived on time. Saw J. D. today."),
+            ["Client J.D. arrived on time.", "Saw J. D. today."]
+        );
+        assert_eq!(
+            text("Session six with J.D. She reported a good week."),
+            ["Session six with J.D.", "She reported a good week."]
+        );
     }
 
     #[test]
@@ -470,20 +477,22 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_does_not_swallow_the_rest() {
-        assert_eq!(text("She said \"no way. She left. Then back."), [
-            "She said \"no way.",
-            "She left.",
-            "Then back."
-        ]);
+        assert_eq!(
+            text("She said \"no way. She left. Then back."),
+            ["She said \"no way.", "She left.", "Then back."]
+        );
     }
 
     #[test]
     fn ellipsis_ends_a_sentence_only_before_a_capital() {
-        assert_eq!(text("She was, um... really upset. She was going to... She stopped."), [
-            "She was, um... really upset.",
-            "She was going to...",
-            "She stopped."
-        ]);
+        assert_eq!(
+            text("She was, um... really upset. She was going to... She stopped."),
+            [
+                "She was, um... really upset.",
+                "She was going to...",
+                "She stopped."
+            ]
+        );
     }
 
     #[test]
@@ -511,7 +520,10 @@ mod tests {
                 "Calm."
             ]
         );
-        assert_eq!(text("She met with the\nDr. Lee team."), ["She met with the Dr. Lee team."]);
+        assert_eq!(
+            text("She met with the\nDr. Lee team."),
+            ["She met with the Dr. Lee team."]
+        );
     }
 
     #[test]
@@ -555,8 +567,16 @@ mod tests {
         let s = timed(&[("Ab cd. Ef gh ij kl.", 10.0, 29.0)]);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].start_s, Some(10.0));
-        assert!((s[0].end_s.unwrap() - 16.0).abs() < 1e-9, "{:?}", s[0].end_s);
-        assert!((s[1].start_s.unwrap() - 17.0).abs() < 1e-9, "{:?}", s[1].start_s);
+        assert!(
+            (s[0].end_s.unwrap() - 16.0).abs() < 1e-9,
+            "{:?}",
+            s[0].end_s
+        );
+        assert!(
+            (s[1].start_s.unwrap() - 17.0).abs() < 1e-9,
+            "{:?}",
+            s[1].start_s
+        );
         assert_eq!(s[1].end_s, Some(29.0));
     }
 

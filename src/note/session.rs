@@ -99,33 +99,244 @@ const MONTHS: [&str; 12] = [
 
 /// Small words and session vocabulary that do not make a sentence clinical content.
 const HEADER_WORDS: &[&str] = &[
-    "a", "an", "the", "and", "or", "of", "in", "on", "at", "for", "with", "this", "that", "is",
-    "was", "it", "so", "to", "by", "via", "as", "our", "my", "her", "his", "their", "be", "been",
-    "today", "today's", "we", "i", "um", "uh", "okay", "ok", "session", "sessions", "visit",
-    "appointment", "follow", "up", "followup", "note", "progress", "client", "patient", "ran",
-    "long", "about", "approximately", "roughly", "around", "record", "number", "met", "saw", "seen",
-    "conducted", "held", "office", "clinic", "home", "here", "therapy", "psychotherapy", "mom",
-    "dad", "parents", "stepdad", "stepmom", "mother", "father", "wife", "husband", "partner",
-    "years", "year", "old", "final", "last", "first", "new", "also", "just", "one", "date", "time",
-    "duration", "modality", "type", "minutes", "minute", "call", "check", "in", "quick", "brief",
-    "standard", "regular", "skills", "dbt", "cbt",
-    "fbt", "act", "emdr", "done", "completed", "provided", "service", "services", "name", "initials",
-    "dictating", "dictation", "part", "start", "end", "beginning",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "in",
+    "on",
+    "at",
+    "for",
+    "with",
+    "this",
+    "that",
+    "is",
+    "was",
+    "it",
+    "so",
+    "to",
+    "by",
+    "via",
+    "as",
+    "our",
+    "my",
+    "her",
+    "his",
+    "their",
+    "be",
+    "been",
+    "today",
+    "today's",
+    "we",
+    "i",
+    "um",
+    "uh",
+    "okay",
+    "ok",
+    "session",
+    "sessions",
+    "visit",
+    "appointment",
+    "follow",
+    "up",
+    "followup",
+    "note",
+    "progress",
+    "client",
+    "patient",
+    "ran",
+    "long",
+    "about",
+    "approximately",
+    "roughly",
+    "around",
+    "record",
+    "number",
+    "met",
+    "saw",
+    "seen",
+    "conducted",
+    "held",
+    "office",
+    "clinic",
+    "home",
+    "here",
+    "therapy",
+    "psychotherapy",
+    "mom",
+    "dad",
+    "parents",
+    "stepdad",
+    "stepmom",
+    "mother",
+    "father",
+    "wife",
+    "husband",
+    "partner",
+    "years",
+    "year",
+    "old",
+    "final",
+    "last",
+    "first",
+    "new",
+    "also",
+    "just",
+    "one",
+    "date",
+    "time",
+    "duration",
+    "modality",
+    "type",
+    "minutes",
+    "minute",
+    "call",
+    "check",
+    "in",
+    "quick",
+    "brief",
+    "standard",
+    "regular",
+    "skills",
+    "dbt",
+    "cbt",
+    "fbt",
+    "act",
+    "emdr",
+    "done",
+    "completed",
+    "provided",
+    "service",
+    "services",
+    "name",
+    "initials",
+    "dictating",
+    "dictation",
+    "part",
+    "start",
+    "end",
+    "beginning",
 ];
 
 /// Capitalised words in a header sentence that are not a client's name.
 const NOT_NAMES: &[&str] = &[
-    "session", "individual", "telehealth", "intake", "family", "group", "couples", "couple",
-    "progress", "note", "client", "patient", "final", "follow", "followup", "home", "phone", "video",
-    "zoom", "in", "this", "that", "so", "um", "uh", "okay", "ok", "for", "the", "our", "and",
-    "today", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "i",
-    "she", "he", "they", "we", "it", "her", "his", "dr", "mr", "mrs", "ms", "fbt", "dbt", "cbt",
-    "act", "emdr", "virtual", "telephone", "first", "second", "third", "fourth", "fifth", "sixth",
-    "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "number", "visit", "appointment",
-    "record", "skills", "also", "just", "then", "met", "saw", "was", "is", "with", "date", "a", "an",
-    "office", "clinic", "doxy", "teams", "facetime", "telemedicine", "teletherapy", "subjective",
-    "objective", "assessment", "plan", "data", "remote", "online", "new", "last", "yes", "no",
-    "well", "alright", "all", "right", "oh", "now", "one", "two", "couples'", "brief", "quick",
+    "session",
+    "individual",
+    "telehealth",
+    "intake",
+    "family",
+    "group",
+    "couples",
+    "couple",
+    "progress",
+    "note",
+    "client",
+    "patient",
+    "final",
+    "follow",
+    "followup",
+    "home",
+    "phone",
+    "video",
+    "zoom",
+    "in",
+    "this",
+    "that",
+    "so",
+    "um",
+    "uh",
+    "okay",
+    "ok",
+    "for",
+    "the",
+    "our",
+    "and",
+    "today",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "i",
+    "she",
+    "he",
+    "they",
+    "we",
+    "it",
+    "her",
+    "his",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "fbt",
+    "dbt",
+    "cbt",
+    "act",
+    "emdr",
+    "virtual",
+    "telephone",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "number",
+    "visit",
+    "appointment",
+    "record",
+    "skills",
+    "also",
+    "just",
+    "then",
+    "met",
+    "saw",
+    "was",
+    "is",
+    "with",
+    "date",
+    "a",
+    "an",
+    "office",
+    "clinic",
+    "doxy",
+    "teams",
+    "facetime",
+    "telemedicine",
+    "teletherapy",
+    "subjective",
+    "objective",
+    "assessment",
+    "plan",
+    "data",
+    "remote",
+    "online",
+    "new",
+    "last",
+    "yes",
+    "no",
+    "well",
+    "alright",
+    "all",
+    "right",
+    "oh",
+    "now",
+    "one",
+    "two",
+    "couples'",
+    "brief",
+    "quick",
 ];
 
 const TYPES: &[(&str, &str)] = &[
@@ -157,7 +368,8 @@ const SESSION_NOUNS: &[&str] = &[
 /// Words after a number that make it something other than a session number or bare duration.
 const UNIT_WORDS: &[&str] = &[
     "minute", "minutes", "min", "mins", "hour", "hours", "hr", "hrs", "years", "year", "months",
-    "month", "weeks", "week", "days", "day", "times", "percent", "out", "of", "am", "pm", "o'clock",
+    "month", "weeks", "week", "days", "day", "times", "percent", "out", "of", "am", "pm",
+    "o'clock",
 ];
 
 struct Scan<'a> {
@@ -175,7 +387,8 @@ impl Scan<'_> {
     }
 
     fn cover(&mut self, from: usize, to: usize) {
-        for c in &mut self.covered[from.min(self.tokens.words.len())..to.min(self.tokens.words.len())]
+        for c in
+            &mut self.covered[from.min(self.tokens.words.len())..to.min(self.tokens.words.len())]
         {
             *c = true;
         }
@@ -196,10 +409,20 @@ pub fn read(text: &str, today: jiff::civil::Date) -> SessionReading {
     let future = tokens.words.iter().enumerate().any(|(i, w)| {
         matches!(
             w.as_str(),
-            "next" | "will" | "upcoming" | "following" | "continue" | "continuing" | "keep" | "resume"
-                | "schedule" | "every" | "weekly" | "biweekly" | "monthly"
-        )
-            || w.ends_with("'ll")
+            "next"
+                | "will"
+                | "upcoming"
+                | "following"
+                | "continue"
+                | "continuing"
+                | "keep"
+                | "resume"
+                | "schedule"
+                | "every"
+                | "weekly"
+                | "biweekly"
+                | "monthly"
+        ) || w.ends_with("'ll")
             || (w == "going" && tokens.words.get(i + 1).is_some_and(|x| x == "to"))
     });
     let mut scan = Scan {
@@ -280,7 +503,9 @@ fn read_date(scan: &mut Scan<'_>, today: jiff::civil::Date) {
         let (y, m, d) = if parts[0].len() == 4 && nums.len() == 3 {
             (Some(nums[0] as i16), nums[1], nums[2])
         } else if raw.contains('/') {
-            let y = nums.get(2).map(|y| if *y < 100 { 2000 + *y } else { *y } as i16);
+            let y = nums
+                .get(2)
+                .map(|y| if *y < 100 { 2000 + *y } else { *y } as i16);
             (y, nums[0], nums[1])
         } else {
             continue;
@@ -308,29 +533,32 @@ fn read_date(scan: &mut Scan<'_>, today: jiff::civil::Date) {
             continue;
         };
         // "may" is a month only before a day number.
-        let (day, day_start, day_len) = if let Some((d, used, _)) = number_at(&scan.tokens.words, i + 1)
-        {
-            (d, i + 1, used)
-        } else if i >= 2
-            && scan.w(i - 1) == "of"
-            && let Some((d, 1, true)) = number_at(&scan.tokens.words, i - 2)
-        {
-            (d, i - 2, 1)
-        } else if i >= 3
-            && scan.w(i - 1) == "of"
-            && let Some((d, 2, true)) = number_at(&scan.tokens.words, i - 3)
-        {
-            (d, i - 3, 2)
-        } else {
-            continue;
-        };
+        let (day, day_start, day_len) =
+            if let Some((d, used, _)) = number_at(&scan.tokens.words, i + 1) {
+                (d, i + 1, used)
+            } else if i >= 2
+                && scan.w(i - 1) == "of"
+                && let Some((d, 1, true)) = number_at(&scan.tokens.words, i - 2)
+            {
+                (d, i - 2, 1)
+            } else if i >= 3
+                && scan.w(i - 1) == "of"
+                && let Some((d, 2, true)) = number_at(&scan.tokens.words, i - 3)
+            {
+                (d, i - 3, 2)
+            } else {
+                continue;
+            };
         if !(1..=31).contains(&day) {
             continue;
         }
         let (from, mut to) = if day_start > i {
             (i, day_start + day_len)
         } else {
-            (day_start.saturating_sub(usize::from(scan.w(day_start.wrapping_sub(1)) == "the")), i + 1)
+            (
+                day_start.saturating_sub(usize::from(scan.w(day_start.wrapping_sub(1)) == "the")),
+                i + 1,
+            )
         };
         let year = year_at(scan, to);
         if year.is_some() {
@@ -385,7 +613,8 @@ fn read_duration(scan: &mut Scan<'_>) {
             found = Some((60, i, i + 2));
         }
         if let Some((minutes, from, to)) = found {
-            if (5..=300).contains(&minutes) && (scan.near_session_noun(from, 4) || header_context(scan))
+            if (5..=300).contains(&minutes)
+                && (scan.near_session_noun(from, 4) || header_context(scan))
             {
                 if scan.fields.duration_minutes.is_none() {
                     scan.fields.duration_minutes = Some(minutes);
@@ -431,14 +660,29 @@ fn read_modality(scan: &mut Scan<'_>) {
             "video" | "zoom" | "virtual" | "facetime" | "doxy" | "remote" | "online"
                 if (session_after || via_before) && !matches!(next.as_str(), "game" | "games") =>
             {
-                ("telehealth", i.saturating_sub(usize::from(via_before)), i + 1 + usize::from(session_after))
+                (
+                    "telehealth",
+                    i.saturating_sub(usize::from(via_before)),
+                    i + 1 + usize::from(session_after),
+                )
             }
-            "phone" | "telephone" if session_after || via_before || prev == "the" && i >= 2 && scan.w(i - 2) == "over" => {
-                ("telehealth", i.saturating_sub(usize::from(via_before)), i + 1 + usize::from(session_after))
+            "phone" | "telephone"
+                if session_after
+                    || via_before
+                    || prev == "the" && i >= 2 && scan.w(i - 2) == "over" =>
+            {
+                (
+                    "telehealth",
+                    i.saturating_sub(usize::from(via_before)),
+                    i + 1 + usize::from(session_after),
+                )
             }
             "person" if prev == "in" => ("in-person", i - 1, i + 1),
             "face" if next == "to" && scan.w(i + 2) == "face" => ("in-person", i, i + 3),
-            "office" | "clinic" if matches!(prev.as_str(), "the" | "in" | "at") && scan.near_session_noun(i, 6) || (prev == "the" && i >= 2 && matches!(scan.w(i - 2), "in" | "at")) => {
+            "office" | "clinic"
+                if matches!(prev.as_str(), "the" | "in" | "at") && scan.near_session_noun(i, 6)
+                    || (prev == "the" && i >= 2 && matches!(scan.w(i - 2), "in" | "at")) =>
+            {
                 ("in-person", i.saturating_sub(2), i + 1)
             }
             "home" | "office" if next == "visit" => ("in-person", i, i + 2),
@@ -488,7 +732,10 @@ fn read_number(scan: &mut Scan<'_>) {
     for i in 0..n {
         let w = scan.w(i).to_string();
         let prev = if i > 0 { scan.w(i - 1) } else { "" };
-        if matches!(prev, "next" | "last" | "previous" | "following" | "every" | "per") {
+        if matches!(
+            prev,
+            "next" | "last" | "previous" | "following" | "every" | "per"
+        ) {
             continue;
         }
         if matches!(w.as_str(), "session" | "visit" | "number") {
@@ -499,7 +746,7 @@ fn read_number(scan: &mut Scan<'_>) {
             if let Some((v, used, false)) = number_at(&scan.tokens.words, at)
                 && !UNIT_WORDS.contains(&scan.w(at + used))
                 && (1..=500).contains(&v)
-                && !(w == "number" && !header_context_loose(scan))
+                && (w != "number" || header_context_loose(scan))
             {
                 if scan.fields.session_number.is_none() {
                     scan.fields.session_number = Some(v);
@@ -516,7 +763,10 @@ fn read_number(scan: &mut Scan<'_>) {
             let qualifiers_ok = noun_at.is_some_and(|j| {
                 (after..j).all(|k| {
                     TYPES.iter().any(|(t, _)| *t == scan.w(k))
-                        || matches!(scan.w(k), "telehealth" | "therapy" | "video" | "phone" | "in" | "person")
+                        || matches!(
+                            scan.w(k),
+                            "telehealth" | "therapy" | "video" | "phone" | "in" | "person"
+                        )
                 })
             });
             let second_one = scan.w(after) == "one" && header_context_loose(scan);
@@ -531,7 +781,10 @@ fn read_number(scan: &mut Scan<'_>) {
 }
 
 fn is_initials(raw: &str) -> bool {
-    let core = raw.trim_end_matches([',', ';', ':', '.', '\'', 's']).to_string() + ".";
+    let core = raw
+        .trim_end_matches([',', ';', ':', '.', '\'', 's'])
+        .to_string()
+        + ".";
     let parts: Vec<&str> = core.split('.').filter(|p| !p.is_empty()).collect();
     (2..=3).contains(&parts.len())
         && parts
@@ -546,12 +799,17 @@ fn read_client(scan: &mut Scan<'_>) {
     for (ci, chunk) in chunks.iter().enumerate() {
         // Initials "J.D." or "J. D.".
         if is_initials(chunk.raw) {
-            found = Some((chunk.raw.trim_end_matches([',', ';', ':']).to_string(), vec![ci]));
+            found = Some((
+                chunk.raw.trim_end_matches([',', ';', ':']).to_string(),
+                vec![ci],
+            ));
             break;
         }
         let single = |raw: &str| {
             let t = raw.trim_end_matches([',', ';', ':']);
-            t.len() == 2 && t.ends_with('.') && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            t.len() == 2
+                && t.ends_with('.')
+                && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         };
         if single(chunk.raw)
             && chunks.get(ci + 1).is_some_and(|n| single(n.raw))
@@ -589,7 +847,10 @@ fn read_client(scan: &mut Scan<'_>) {
                     "um" | "uh" | "okay" | "ok" | "so" | "alright" | "and" | "well"
                 )
             });
-            let introduced = matches!(prev, "with" | "for" | "client" | "patient" | "is" | "saw" | "seeing");
+            let introduced = matches!(
+                prev,
+                "with" | "for" | "client" | "patient" | "is" | "saw" | "seeing"
+            );
             if introduced || (first_content && chunk.raw.ends_with(',')) {
                 found = Some((word.to_string(), vec![ci]));
                 break;
@@ -614,7 +875,11 @@ fn read_age(scan: &mut Scan<'_>) {
     let n = scan.tokens.words.len();
     let mut i = 0;
     while i < n {
-        let prev = if i > 0 { scan.w(i - 1).to_string() } else { String::new() };
+        let prev = if i > 0 {
+            scan.w(i - 1).to_string()
+        } else {
+            String::new()
+        };
         if let Some((_, used, false)) = number_at(&scan.tokens.words, i) {
             let years_after = matches!(scan.w(i + used), "years" | "year" | "yo")
                 && matches!(scan.w(i + used + 1), "old" | "");
@@ -704,10 +969,19 @@ mod tests {
     #[test]
     fn durations_in_words_and_digits() {
         for (t, m) in [
-            ("Individual session, in person, 53 minutes, session number eight.", 53),
+            (
+                "Individual session, in person, 53 minutes, session number eight.",
+                53,
+            ),
             ("K.B., uh, in person, fifty minutes.", 50),
-            ("50-minute individual telehealth session, number fourteen.", 50),
-            ("This is J.L., in person, this ran long, about 75 minutes.", 75),
+            (
+                "50-minute individual telehealth session, number fourteen.",
+                50,
+            ),
+            (
+                "This is J.L., in person, this ran long, about 75 minutes.",
+                75,
+            ),
             ("The session lasted an hour.", 60),
             ("Intake, an hour and a half, in person.", 90),
             ("Forty-five minute session by video.", 45),
@@ -716,7 +990,9 @@ mod tests {
             assert_eq!(r(t).fields.duration_minutes, Some(m), "{t}");
         }
         assert_eq!(
-            r("She lies awake for thirty minutes most nights.").fields.duration_minutes,
+            r("She lies awake for thirty minutes most nights.")
+                .fields
+                .duration_minutes,
             None
         );
     }
@@ -727,16 +1003,27 @@ mod tests {
             ("Third couples session, on Zoom.", "telehealth"),
             ("L.F., February 5th, 2026, video visit.", "telehealth"),
             ("Uh, okay, Rob, phone session.", "telehealth"),
-            ("So this is A.B., February 19th, 2026, by video.", "telehealth"),
+            (
+                "So this is A.B., February 19th, 2026, by video.",
+                "telehealth",
+            ),
             ("Follow-up for D.A., in person at the office.", "in-person"),
-            ("M.K., session eleven, 60 minutes, in the office.", "in-person"),
+            (
+                "M.K., session eleven, 60 minutes, in the office.",
+                "in-person",
+            ),
             ("E.H., January 29th, 2026, home visit.", "in-person"),
         ] {
             assert_eq!(r(t).fields.modality.as_deref(), Some(m), "{t}");
         }
-        assert_eq!(r("She talked to her sister on the phone.").fields.modality, None);
         assert_eq!(
-            r("They talked about their favorite video game.").fields.modality,
+            r("She talked to her sister on the phone.").fields.modality,
+            None
+        );
+        assert_eq!(
+            r("They talked about their favorite video game.")
+                .fields
+                .modality,
             None
         );
     }
@@ -753,14 +1040,25 @@ mod tests {
         assert_eq!(s.fields.session_number, Some(7));
         assert_eq!(s.fields.session_type.as_deref(), Some("individual"));
         assert_eq!(s.fields.client.as_deref(), Some("Leo"));
-        let s = r("DBT skills group, March 10th, 2026, 90 minutes, in person, this note is for S.P.");
+        let s =
+            r("DBT skills group, March 10th, 2026, 90 minutes, in person, this note is for S.P.");
         assert!(s.is_header_only(), "{s:?}");
         assert_eq!(s.fields.session_type.as_deref(), Some("group"));
         assert_eq!(s.fields.client.as_deref(), Some("S.P."));
-        assert_eq!(r("Third couples session, on Zoom.").fields.session_number, Some(3));
-        assert_eq!(r("F.L., session forty-one, in person.").fields.session_number, Some(41));
         assert_eq!(
-            r("She talked about her family and the group at church.").fields.session_type,
+            r("Third couples session, on Zoom.").fields.session_number,
+            Some(3)
+        );
+        assert_eq!(
+            r("F.L., session forty-one, in person.")
+                .fields
+                .session_number,
+            Some(41)
+        );
+        assert_eq!(
+            r("She talked about her family and the group at church.")
+                .fields
+                .session_type,
             None
         );
     }
@@ -776,7 +1074,10 @@ mod tests {
     #[test]
     fn names_only_where_a_header_introduces_them() {
         assert_eq!(
-            r("Tom, March 5th, 2026, in person at the clinic.").fields.client.as_deref(),
+            r("Tom, March 5th, 2026, in person at the clinic.")
+                .fields
+                .client
+                .as_deref(),
             Some("Tom")
         );
         assert_eq!(
@@ -790,13 +1091,18 @@ mod tests {
 
     #[test]
     fn content_sentences_are_not_header_only() {
-        let s = r("Saw J.D. today for a 50-minute individual session; she reports a rough week at work.");
+        let s = r(
+            "Saw J.D. today for a 50-minute individual session; she reports a rough week at work.",
+        );
         assert!(!s.is_header_only(), "{s:?}");
         assert_eq!(s.fields.duration_minutes, Some(50));
         let s = r("Next session in one week, same time.");
         assert!(!s.is_header_only());
         assert_eq!(s.fields.session_number, None);
-        for t in ["Continue biweekly sessions by video.", "Continue weekly family sessions."] {
+        for t in [
+            "Continue biweekly sessions by video.",
+            "Continue weekly family sessions.",
+        ] {
             assert!(!r(t).is_header_only(), "{t}");
         }
         let s = r("Next session is session seven, and we'll move into the safety module.");

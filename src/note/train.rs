@@ -139,7 +139,12 @@ pub fn fit(set: &TrainingSet, options: &FitOptions) -> Model {
     let rows: Vec<Vec<usize>> = set
         .examples
         .iter()
-        .map(|e| e.features.iter().filter_map(|f| index.get(f.as_str()).copied()).collect())
+        .map(|e| {
+            e.features
+                .iter()
+                .filter_map(|f| index.get(f.as_str()).copied())
+                .collect()
+        })
         .collect();
     let bias = index.get("bias").copied();
     let mut w = vec![[0.0f64; N]; names.len()];
@@ -177,7 +182,12 @@ pub fn fit(set: &TrainingSet, options: &FitOptions) -> Model {
         .iter()
         .zip(&w)
         .filter(|(_, row)| row.iter().any(|v| v.abs() >= 5e-5))
-        .map(|(n, row)| (n.to_string(), row.map(|v| (v * 10_000.0).round() / 10_000.0)))
+        .map(|(n, row)| {
+            (
+                n.to_string(),
+                row.map(|v| (v * 10_000.0).round() / 10_000.0),
+            )
+        })
         .collect();
     let (start, transitions) = transition_scores(&set.sequences);
     Model {
@@ -227,7 +237,18 @@ process | I felt bored today.\n";
         let f = parse("t", FILE).unwrap();
         let set = training_set(&[&f]);
         let labels: Vec<Slot> = set.examples.iter().map(|e| e.label).collect();
-        assert_eq!(labels, [Slot::S, Slot::S, Slot::O, Slot::O, Slot::A, Slot::P, Slot::X]);
+        assert_eq!(
+            labels,
+            [
+                Slot::S,
+                Slot::S,
+                Slot::O,
+                Slot::O,
+                Slot::A,
+                Slot::P,
+                Slot::X
+            ]
+        );
         assert_eq!(set.sequences, [labels]);
     }
 
@@ -250,8 +271,22 @@ process | I felt bored today.\n";
                 private: Private::No,
             })
             .collect();
-        let placed: Vec<Slot> = classify_with(&model, &items).iter().map(|p| p.slot).collect();
-        assert_eq!(placed, [Slot::S, Slot::S, Slot::O, Slot::O, Slot::A, Slot::P, Slot::X]);
+        let placed: Vec<Slot> = classify_with(&model, &items)
+            .iter()
+            .map(|p| p.slot)
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                Slot::S,
+                Slot::S,
+                Slot::O,
+                Slot::O,
+                Slot::A,
+                Slot::P,
+                Slot::X
+            ]
+        );
     }
 
     #[test]

@@ -187,7 +187,9 @@ fn unit_value(word: &str) -> Option<u32> {
 }
 
 fn tens_value(word: &str) -> Option<u32> {
-    TENS.iter().position(|t| *t == word).map(|p| 20 + 10 * p as u32)
+    TENS.iter()
+        .position(|t| *t == word)
+        .map(|p| 20 + 10 * p as u32)
 }
 
 fn unit_ordinal_value(word: &str) -> Option<u32> {
@@ -313,7 +315,10 @@ impl Phrase {
         if let [WordPattern::Exact(p)] = pats.as_slice()
             && p.starts_with('\'')
         {
-            return ws.iter().position(|w| w.ends_with(p.as_str())).map(|i| (i, 1));
+            return ws
+                .iter()
+                .position(|w| w.ends_with(p.as_str()))
+                .map(|i| (i, 1));
         }
         if pats.is_empty() || ws.len() < pats.len() {
             return None;
@@ -334,7 +339,10 @@ impl Phrase {
 
 /// Parses a list of phrases.
 pub fn phrases(list: &[String]) -> Vec<Phrase> {
-    list.iter().map(|p| Phrase::parse(p)).filter(|p| !p.is_empty()).collect()
+    list.iter()
+        .map(|p| Phrase::parse(p))
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// True when `needle` occurs in `haystack` as consecutive words.
@@ -379,9 +387,10 @@ mod tests {
     fn words_split_on_hyphens_slashes_and_keep_apostrophes() {
         assert_eq!(w("PHQ-9 was 14."), ["phq", "9", "was", "14"]);
         assert_eq!(w("Denies SI/HI."), ["denies", "si", "hi"]);
-        assert_eq!(w("The client's mood; we'll see"), [
-            "the", "client's", "mood", "we'll", "see"
-        ]);
+        assert_eq!(
+            w("The client's mood; we'll see"),
+            ["the", "client's", "mood", "we'll", "see"]
+        );
         assert_eq!(w("She said, “I can’t.”"), ["she", "said", "i", "can't"]);
         assert_eq!(w("J.D."), ["j", "d"]);
     }
@@ -405,16 +414,19 @@ mod tests {
     fn spoken_and_written_numbers() {
         let ws = w("fourteen twenty-one 38 sixth 21st twenty first ninety nine zero");
         let found: Vec<(u32, bool)> = numbers(&ws).iter().map(|n| (n.1, n.3)).collect();
-        assert_eq!(found, [
-            (14, false),
-            (21, false),
-            (38, false),
-            (6, true),
-            (21, true),
-            (21, true),
-            (99, false),
-            (0, false)
-        ]);
+        assert_eq!(
+            found,
+            [
+                (14, false),
+                (21, false),
+                (38, false),
+                (6, true),
+                (21, true),
+                (21, true),
+                (99, false),
+                (0, false)
+            ]
+        );
     }
 
     #[test]
@@ -445,7 +457,10 @@ mod tests {
 
     #[test]
     fn capitalize_first_letter_only() {
-        assert_eq!(capitalize_first("she arrived on time."), "She arrived on time.");
+        assert_eq!(
+            capitalize_first("she arrived on time."),
+            "She arrived on time."
+        );
         assert_eq!(capitalize_first("\"i can't\""), "\"I can't\"");
         assert_eq!(capitalize_first("14 minutes"), "14 minutes");
     }
