@@ -129,3 +129,33 @@ fn committed_weights_are_the_ones_the_tune_corpus_gives() {
         }
     }
 }
+
+#[test]
+#[ignore = "slow: cross-writer check"]
+fn cross_writer() {
+    let files = tune();
+    let (theirs, mine): (Vec<CorpusFile>, Vec<CorpusFile>) =
+        files.into_iter().partition(|f| !f.name.starts_with('9'));
+    let options = options();
+    for (train_on, test_on, label) in [
+        (&theirs, &mine, "tune author -> 9NN"),
+        (&mine, &theirs, "9NN -> tune author"),
+    ] {
+        let model = train_all(train_on, &options);
+        let models: Vec<&Model> = vec![&model; test_on.len()];
+        let report = score_with(test_on, &models);
+        println!("{label}:\n{report}");
+        if std::env::var("ND_MISSES").is_ok() {
+            for m in &report.misses {
+                println!(
+                    "{} {:>3} {:<9} -> {:<12} {}",
+                    m.file,
+                    m.line_no,
+                    m.label.name(),
+                    m.landed,
+                    m.text
+                );
+            }
+        }
+    }
+}

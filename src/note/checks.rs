@@ -215,6 +215,34 @@ fn progress_claim(text: &str) -> Option<bool> {
     Some(measured)
 }
 
+/// Could this sentence describe something done in the session? Plans are for later, and the client's
+/// own report ("she said she's been doing the breathing") is not the clinician's intervention; a
+/// subjective-looking sentence without a reporting verb may still be one ("In play therapy Leo ...").
+fn delivered_in_session(slot: Slot, text: &str) -> bool {
+    const REPORTED: &[&str] = &[
+        "said",
+        "says",
+        "say",
+        "reports",
+        "reported",
+        "report",
+        "states",
+        "stated",
+        "told",
+        "mentioned",
+        "describes",
+        "described",
+        "shared",
+        "explained",
+        "according",
+    ];
+    match slot {
+        Slot::O | Slot::A => true,
+        Slot::S => !words(text).iter().any(|w| REPORTED.contains(&w.as_str())),
+        Slot::P | Slot::X => false,
+    }
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -294,7 +322,7 @@ pub fn review(r: &Review<'_>) -> Vec<Flag> {
     if !r
         .placed
         .iter()
-        .any(|(slot, t)| *slot != Slot::S && names_intervention(t))
+        .any(|(slot, t)| delivered_in_session(*slot, t) && names_intervention(t))
     {
         flags.push(Flag {
             code: FlagCode::MissingInterventions,

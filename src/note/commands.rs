@@ -140,6 +140,11 @@ const DISCOURSE: &[&str] = &[
 
 /// Words allowed before a heading word ("for the plan", "moving on to assessment", "in terms of the plan").
 const HEADING_FRAME: &[&str] = &[
+    "but",
+    "not",
+    "least",
+    "finally",
+    "lastly",
     "for",
     "the",
     "under",
@@ -196,14 +201,47 @@ const HEADING_FRAME: &[&str] = &[
 
 /// Words allowed after a heading word ("assessment section", "plan-wise", "session info").
 const HEADING_SUFFIX: &[&str] = &[
-    "section", "portion", "part", "wise", "now", "then", "here", "stuff", "next", "first", "last",
-    "piece", "side", "notes", "note", "again", "for", "a", "second", "sec", "moment", "minute",
-    "quick", "quickly", "real",
+    "data",
+    "info",
+    "information",
+    "summary",
+    "going",
+    "forward",
+    "goes",
+    "go",
+    "section",
+    "portion",
+    "part",
+    "wise",
+    "now",
+    "then",
+    "here",
+    "stuff",
+    "next",
+    "first",
+    "last",
+    "piece",
+    "side",
+    "notes",
+    "note",
+    "again",
+    "for",
+    "a",
+    "second",
+    "sec",
+    "moment",
+    "minute",
+    "quick",
+    "quickly",
+    "real",
 ];
 
 const HEADING_WORDS: &[(&[&str], Heading)] = &[
     (&["assessment", "and", "plan"], Heading::AssessmentAndPlan),
     (&["a", "and", "p"], Heading::AssessmentAndPlan),
+    (&["assessment", "plan"], Heading::AssessmentAndPlan),
+    (&["identifying", "information"], Heading::SessionInfo),
+    (&["identifying", "info"], Heading::SessionInfo),
     (&["session", "info"], Heading::SessionInfo),
     (&["session", "information"], Heading::SessionInfo),
     (&["session", "details"], Heading::SessionInfo),
@@ -233,6 +271,14 @@ const HEADING_WORDS: &[(&[&str], Heading)] = &[
 ];
 
 const SCRATCH: &[&[&str]] = &[
+    &["scratch", "the", "last", "part"],
+    &["delete", "the", "last", "part"],
+    &["disregard", "the", "last", "sentence"],
+    &["disregard", "the", "last", "part"],
+    &["undo", "that"],
+    &["never", "mind", "that"],
+    &["never", "mind"],
+    &["correction"],
     &["scratch", "that", "last", "sentence"],
     &["scratch", "the", "last", "sentence"],
     &["delete", "the", "last", "sentence"],
@@ -255,6 +301,7 @@ const SCRATCH: &[&[&str]] = &[
 ];
 
 const NEW_PARAGRAPH: &[&[&str]] = &[
+    &["new", "line"],
     &["new", "paragraph"],
     &["next", "paragraph"],
     &["paragraph", "break"],
@@ -263,6 +310,12 @@ const NEW_PARAGRAPH: &[&[&str]] = &[
 ];
 
 const END_OF_DICTATION: &[&[&str]] = &[
+    &["stop", "recording"],
+    &["that's", "it", "for", "this", "note"],
+    &["that's", "it", "for", "the", "note"],
+    &["that's", "all", "for", "this", "note"],
+    &["that's", "all", "for", "the", "note"],
+    &["end", "of", "my", "note"],
     &["end", "of", "dictation"],
     &["end", "of", "the", "dictation"],
     &["end", "dictation"],
@@ -296,6 +349,11 @@ const END_TRAILER: &[&str] = &[
 ];
 
 const PRIVATE_MARKERS: &[&[&str]] = &[
+    &["note", "for", "myself"],
+    &["notes", "for", "myself"],
+    &["this", "is", "just", "for", "me"],
+    &["for", "supervision"],
+    &["for", "my", "supervision"],
     &["just", "for", "my", "own", "notes"],
     &["just", "for", "my", "own", "reference"],
     &["just", "for", "my", "notes"],
@@ -319,6 +377,10 @@ const PRIVATE_MARKERS: &[&[&str]] = &[
 /// Private markers that read as content unless punctuation closes them ("Private note: ...", but
 /// "private practice ...", "process notes were ...").
 const PRIVATE_MARKERS_CLOSED: &[&[&str]] = &[
+    &["for", "me", "only"],
+    &["private", "thought"],
+    &["private", "thoughts"],
+    &["personal", "reflection"],
     &["private", "note"],
     &["private", "notes"],
     &["personal", "note"],
@@ -335,6 +397,8 @@ const LEADING_INTERJECTIONS: &[&str] =
     &["okay", "ok", "alright", "so", "well", "um", "uh", "right"];
 
 const END_PRIVATE: &[&[&str]] = &[
+    &["end", "process", "note"],
+    &["end", "of", "private", "notes"],
     &["back", "on", "the", "record"],
     &["on", "the", "record"],
     &["end", "of", "private", "note"],
@@ -347,6 +411,9 @@ const END_PRIVATE: &[&[&str]] = &[
 
 /// Whole sentences that say nothing for the note.
 const META_SENTENCES: &[&[&str]] = &[
+    &["where", "do", "i", "start"],
+    &["where", "should", "i", "start"],
+    &["where", "to", "start"],
     &["let", "me", "think"],
     &["let", "me", "see"],
     &["let's", "see"],
@@ -383,6 +450,11 @@ const META_SENTENCES: &[&[&str]] = &[
         "let", "me", "get", "this", "down", "before", "the", "next", "one",
     ],
     &["let", "me", "get", "this", "down", "before", "i", "forget"],
+];
+
+/// Words that, after a heading or command, are not content ("Subjective, I guess.", "Plan, please.").
+const AFTER_COMMAND: &[&str] = &[
+    "i", "guess", "suppose", "think", "please", "again", "then", "now", "here", "we", "go",
 ];
 
 /// Words that, alone, are not content.
@@ -681,8 +753,11 @@ pub fn read(sentence: &Sentence) -> Utterance {
     let stripped = strip_fillers(&kept_chunks);
     let stripped = stripped.trim_start_matches([',', ':', ';', '-', '—', '–', '.', ' ']);
     let content_words = words(stripped);
-    let content = (!(content_words.is_empty() || (consumed && only_empty_words(&content_words))))
-        .then(|| capitalize_first(stripped));
+    let leftover = consumed
+        && content_words
+            .iter()
+            .all(|w| EMPTY_WORDS.contains(&w.as_str()) || AFTER_COMMAND.contains(&w.as_str()));
+    let content = (!(content_words.is_empty() || leftover)).then(|| capitalize_first(stripped));
     let filler = heading.is_none()
         && command.is_none()
         && !retracts_itself
@@ -864,6 +939,11 @@ mod tests {
             ("Clinical impression.", Heading::Assessment),
             ("Next steps.", Heading::Plan),
             ("Mental status:", Heading::Objective),
+            ("Objective data.", Heading::Objective),
+            ("Assessment/plan.", Heading::AssessmentAndPlan),
+            ("Plan going forward:", Heading::Plan),
+            ("As far as the plan goes,", Heading::Plan),
+            ("Last but not least, the plan.", Heading::Plan),
             ("Okay, objective again.", Heading::Objective),
         ] {
             assert_eq!(heading_of(t), Some(h), "{t}");
@@ -1128,6 +1208,14 @@ mod tests {
         let u = read(&s("Oh, data, sorry."));
         assert_eq!(u.heading, Some(Heading::Data));
         assert_eq!(u.content, None);
+    }
+
+    #[test]
+    fn a_heading_with_a_shrug_is_still_only_a_heading() {
+        let u = read(&s("Subjective, I guess."));
+        assert_eq!(u.heading, Some(Heading::Subjective));
+        assert_eq!(u.content, None);
+        assert!(read(&s("Um, so, where do I start.")).filler);
     }
 
     #[test]

@@ -489,6 +489,53 @@ Plan. Next session in one week, continue thought records. End of dictation. Than
     }
 
     #[test]
+    fn flags_read_only_the_progress_note() {
+        // The only safety statement is retracted, and the only intervention is in the process note.
+        let text = "Subjective. She reports a hard week. Objective. She denies SI and HI. Scratch that. \
+For my notes, I felt we did good cognitive restructuring today. Plan. Weekly.";
+        let d = build_draft(&request(NoteFormat::Soap, text));
+        let codes: Vec<FlagCode> = d.flags.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&FlagCode::MissingSafety), "{codes:?}");
+        assert!(codes.contains(&FlagCode::MissingInterventions), "{codes:?}");
+        assert!(codes.contains(&FlagCode::ProcessContent), "{codes:?}");
+    }
+
+    #[test]
+    fn a_private_passage_ends_at_a_pause_in_timed_speech() {
+        let mut req = request(NoteFormat::Soap, "");
+        req.pieces = vec![
+            TimedText {
+                text: "Off the record, I felt tired today.".into(),
+                start_s: Some(0.0),
+                end_s: Some(3.0),
+            },
+            TimedText {
+                text: "Next session in one week.".into(),
+                start_s: Some(6.0),
+                end_s: Some(8.0),
+            },
+        ];
+        let d = build_draft(&req);
+        assert_eq!(d.process_note().count(), 1);
+        assert_eq!(
+            section_texts(&d, Section::Plan),
+            ["Next session in one week."]
+        );
+    }
+
+    #[test]
+    fn an_intervention_only_planned_does_not_count() {
+        let text =
+            "She reports a hard week. She denies SI and HI. Plan: we will start CBT next week.";
+        let d = build_draft(&request(NoteFormat::Soap, text));
+        assert!(
+            d.flags
+                .iter()
+                .any(|f| f.code == FlagCode::MissingInterventions)
+        );
+    }
+
+    #[test]
     fn drafting_is_deterministic() {
         let a = build_draft(&request(NoteFormat::Soap, HEADINGS));
         let b = build_draft(&request(NoteFormat::Soap, HEADINGS));

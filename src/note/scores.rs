@@ -272,6 +272,14 @@ pub struct Mention {
 /// wins, so versions come before the bare head.
 const ALIASES: &[(&[&str], &str)] = &[
     (&["phq", "9"], "PHQ-9"),
+    (&["phq9"], "PHQ-9"),
+    (&["gad7"], "GAD-7"),
+    (&["pcl5"], "PCL-5"),
+    (&["phq2"], "PHQ-2"),
+    (&["gad2"], "GAD-2"),
+    (&["dast10"], "DAST-10"),
+    (&["bdi2"], "BDI-II"),
+    (&["phqa"], "PHQ-A"),
     (&["phq", "nine"], "PHQ-9"),
     (&["phq", "a"], "PHQ-A"),
     (&["phq", "2"], "PHQ-2"),
@@ -883,6 +891,10 @@ mod tests {
             ("The PHQ was 11.", "PHQ-9", 11),
             ("PHQ-9: 14.", "PHQ-9", 14),
             ("Altman self-rating was 9, up from 3 last month.", "ASRM", 9),
+            ("A PHQ9 of 14 today.", "PHQ-9", 14),
+            ("She scored a 14 on the PHQ-9.", "PHQ-9", 14),
+            ("Her PHQ-9 is a 14.", "PHQ-9", 14),
+            ("PHQ-9 came back at 14.", "PHQ-9", 14),
         ] {
             let s = one(t);
             assert_eq!((s.instrument.as_str(), s.score), (inst, score), "{t}");
