@@ -252,7 +252,7 @@ impl Model {
     pub fn reasons(&self, features: &[String], slot: Slot, count: usize) -> Vec<(String, f64)> {
         let mut contributions: Vec<(String, f64)> = features
             .iter()
-            .filter(|f| f.as_str() != "bias")
+            .filter(|f| explains(f))
             .filter_map(|f| {
                 let w = self.weights.get(f)?;
                 let mean = w.iter().sum::<f64>() / N as f64;
@@ -264,6 +264,83 @@ impl Model {
         contributions.dedup_by(|a, b| a.0 == b.0);
         contributions.truncate(count);
         contributions
+    }
+}
+
+/// Words too common to explain a decision on their own.
+const PLAIN_WORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "was", "is",
+    "were", "be", "been", "it", "that", "this", "she", "he", "they", "her", "his", "their", "i",
+    "we", "so", "as", "by", "from", "about", "had", "ha", "have", "do", "did", "not", "no", "up",
+    "out",
+];
+
+/// Features worth naming to a clinician: not the bias, position or length, nor common words.
+fn explains(feature: &str) -> bool {
+    if feature == "bias"
+        || feature.starts_with("pos:")
+        || feature.starts_with("len:")
+        || feature.ends_with(":none")
+    {
+        return false;
+    }
+    match feature.strip_prefix("w=") {
+        Some(word) => !PLAIN_WORDS.contains(&word),
+        None => !feature.starts_with("aux:"),
+    }
+}
+
+fn subject(class: &str) -> &str {
+    match class {
+        "client" => "the client",
+        "clinician" => "I (the clinician)",
+        "together" => "'we'",
+        "third" => "someone else",
+        "named" => "a person named",
+        "client-possessive" => "the client's",
+        other => other,
+    }
+}
+
+/// A feature name in plain words ("cue:client_report" -> "client-report wording").
+pub fn describe(feature: &str) -> String {
+    let (prefix, rest) = match feature.split_once(':') {
+        Some((p, r)) if !feature.starts_with("w=") && !feature.starts_with("b=") => (p, r),
+        _ => ("", feature),
+    };
+    let cue = |name: &str| format!("{} wording", name.replace('_', "-"));
+    match prefix {
+        "cue" => cue(rest),
+        "prev" | "next" => {
+            let side = if prefix == "prev" { "after" } else { "before" };
+            match rest.split_once(':') {
+                Some(("cue", c)) => format!("{side} a sentence with {}", cue(c)),
+                Some(("subj", s)) => {
+                    format!("{side} a sentence with {} as the subject", subject(s))
+                }
+                _ => format!("{side} {rest}"),
+            }
+        }
+        "subj" => format!("{} as the subject", subject(rest)),
+        "svc" | "sv" => match rest.split_once('+') {
+            Some((who, verb)) => format!("{} + {verb}", subject(who)),
+            None => rest.to_string(),
+        },
+        "has" => rest.to_string(),
+        "private" => format!("private passage ({rest})"),
+        _ => {
+            if let Some(word) = feature.strip_prefix("w=") {
+                format!("'{word}'")
+            } else if let Some(pair) = feature.strip_prefix("b=") {
+                format!("'{}'", pair.replace('_', " "))
+            } else if let Some(first) = feature.strip_prefix("first=") {
+                format!("starts with '{first}'")
+            } else if let Some(first) = feature.strip_prefix("first2=") {
+                format!("starts with '{}'", first.replace('_', " "))
+            } else {
+                feature.to_string()
+            }
+        }
     }
 }
 
@@ -283,7 +360,7 @@ pub fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::from_tsv(WEIGHTS_TSV).unwrap_or_default())
 }
-
+/// A short plain explanation ("heading 'objective'", "client-report wording; the client + report").
 /// One sentence for the classifier.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item<'a> {
@@ -377,9 +454,9 @@ pub fn classify_with(model: &Model, items: &[Item<'_>]) -> Vec<Placement> {
                 } else {
                     reasons
                         .iter()
-                        .map(|(f, _)| f.as_str())
+                        .map(|(f, _)| describe(f))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join("; ")
                 }
             };
             Placement {
@@ -532,7 +609,7 @@ mod tests {
         assert_eq!(slots, [Slot::S, Slot::O, Slot::A, Slot::P]);
         assert!(placed.iter().all(|p| p.decided_by == DecidedBy::Classifier));
         assert!(
-            placed[0].why.contains("cue:client_report"),
+            placed[0].why.contains("client-report wording"),
             "{}",
             placed[0].why
         );

@@ -652,7 +652,16 @@ fn is_filler_sentence(content: &str, said: &str) -> bool {
         || trimmed.ends_with('-')
         || trimmed.ends_with('—')
         || trimmed.ends_with('–');
-    let last = ws.last().map(String::as_str).unwrap_or("");
+    // The last word as written, so "CBT-I." does not end on a dangling "I".
+    let last_chunk = super::words::chunks(content)
+        .last()
+        .map(|c| c.core.clone())
+        .unwrap_or_default();
+    let last = if last_chunk.contains(['-', '/', '.']) {
+        ""
+    } else {
+        ws.last().map(String::as_str).unwrap_or("")
+    };
     let first = ws.first().map(String::as_str).unwrap_or("");
     if EMPTY_WORDS.contains(&first) && EMPTY_WORDS.contains(&last) && ws.len() <= 5 {
         return true;
@@ -1099,6 +1108,7 @@ mod tests {
             "She has nobody to talk to.",
             "He was able to ask it what it's afraid of.",
             "Okay.",
+            "Weekly CBT for anxiety and CBT-I.",
         ] {
             let u = read(&s(t));
             assert_eq!(u.filler, t == "Okay.", "{t}");
