@@ -53,13 +53,14 @@ fn heldout_corpus_floors() {
     assert_floor("scores with band", r.scores_banded.rate(), HELDOUT_SCORES);
 }
 
-// Floors a little under the figures measured once on the held-out set (see README).
-const HELDOUT_HEADINGS: f64 = 0.0;
-const HELDOUT_FREEFORM: f64 = 0.0;
-const HELDOUT_MESSY: f64 = 0.0;
-const HELDOUT_FLAG_PRECISION: f64 = 0.0;
-const HELDOUT_FLAG_RECALL: f64 = 0.0;
-const HELDOUT_SCORES: f64 = 0.0;
+// The bar, a little under the figures measured on the held-out set (tests/corpus/README.md:
+// headings 0.974, freeform 0.911, messy 0.961, flags precision and recall 0.984, scores 1.0).
+const HELDOUT_HEADINGS: f64 = 0.95;
+const HELDOUT_FREEFORM: f64 = 0.90;
+const HELDOUT_MESSY: f64 = 0.94;
+const HELDOUT_FLAG_PRECISION: f64 = 0.95;
+const HELDOUT_FLAG_RECALL: f64 = 0.95;
+const HELDOUT_SCORES: f64 = 0.95;
 
 #[test]
 fn a_ten_minute_dictation_drafts_fast() {
@@ -97,4 +98,23 @@ fn a_ten_minute_dictation_drafts_fast() {
     assert!(!draft.sections.is_empty());
     let limit_ms = if cfg!(debug_assertions) { 2000 } else { 50 };
     assert!(took.as_millis() < limit_ms, "drafting took {took:?}");
+}
+
+#[test]
+#[ignore = "prints every held-out miss"]
+fn heldout_misses() {
+    let r = report("tests/corpus/heldout");
+    for m in &r.misses {
+        println!(
+            "{} {:>3} {:<9} -> {:<12} {}",
+            m.file,
+            m.line_no,
+            m.label.name(),
+            m.landed,
+            m.text
+        );
+    }
+    for m in r.flag_misses.iter().chain(&r.score_misses) {
+        println!("{m}");
+    }
 }

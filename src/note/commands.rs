@@ -584,7 +584,11 @@ fn strip_fillers(chunks: &[Chunk<'_>]) -> String {
     while i < chunks.len() {
         let c = &chunks[i];
         let words_here = words(c.raw);
-        let is_filler = words_here.len() == 1 && FILLERS.contains(&words_here[0].as_str());
+        // "ER" in capitals is the emergency room, not the hesitation "er".
+        let letters: Vec<char> = c.raw.chars().filter(|ch| ch.is_alphabetic()).collect();
+        let acronym = letters.len() >= 2 && letters.iter().all(|ch| ch.is_uppercase());
+        let is_filler =
+            words_here.len() == 1 && FILLERS.contains(&words_here[0].as_str()) && !acronym;
         let prev_comma = kept.last().is_some_and(|k| k.ends_with(','));
         let is_you_know = c.core == "you"
             && chunks
@@ -1068,6 +1072,10 @@ mod tests {
         assert_eq!(
             content_of("She slept better, um.").as_deref(),
             Some("She slept better.")
+        );
+        assert_eq!(
+            content_of("Should I have pushed harder on the ER?").as_deref(),
+            Some("Should I have pushed harder on the ER?")
         );
         assert_eq!(
             content_of("You know, she knows the skills.").as_deref(),
