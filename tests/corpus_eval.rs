@@ -118,3 +118,87 @@ fn heldout_misses() {
         println!("{m}");
     }
 }
+
+/// Drafting must never panic, whatever the transcript holds: every tune dictation cut at many places,
+/// with odd characters, stray quotes and punctuation mixed in.
+#[test]
+fn drafting_survives_mangled_transcripts() {
+    let files =
+        notedraft::eval::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/tune"))
+            .expect("tune corpus loads");
+    let oddities = [
+        "\"",
+        "“",
+        "”",
+        "...",
+        "…",
+        "—",
+        "-",
+        ":",
+        "?!",
+        " . ",
+        "\n\n",
+        "é",
+        "🙂",
+        "’",
+        "(",
+        ")",
+        "5.",
+        "p.m.",
+        "J.",
+        "Dr.",
+        " scratch that ",
+        " for my notes ",
+        " end of note ",
+        "PHQ-9 ",
+        " item 9 ",
+        "\t",
+        "\r\n",
+        "0/0/0",
+        "2026-13-45",
+        "February 30th",
+        "99999999999",
+        "",
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n.max(1)
+    };
+    for file in &files {
+        let text = file.transcript();
+        let chars: Vec<char> = text.chars().collect();
+        for _ in 0..6 {
+            let mut mangled: String = chars[..next(chars.len() + 1)].iter().collect();
+            for _ in 0..4 {
+                let at = next(mangled.chars().count() + 1);
+                let byte = mangled
+                    .char_indices()
+                    .nth(at)
+                    .map_or(mangled.len(), |(b, _)| b);
+                mangled.insert_str(byte, oddities[next(oddities.len())]);
+            }
+            for format in [NoteFormat::Soap, NoteFormat::Dap] {
+                let draft = build_draft(&DraftRequest {
+                    format,
+                    pieces: vec![TimedText {
+                        text: mangled.clone(),
+                        start_s: Some(0.0),
+                        end_s: Some(next(600) as f64),
+                    }],
+                    source: Source {
+                        kind: SourceKind::Audio,
+                        path: "x.wav".into(),
+                        duration_s: Some(600.0),
+                        model: Some("base.en".into()),
+                    },
+                    created_at: jiff::Timestamp::UNIX_EPOCH,
+                });
+                assert_eq!(draft.sections.len(), format.sections().len());
+                let _ = notedraft::note::render::markdown(&draft);
+            }
+        }
+    }
+}
