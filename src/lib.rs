@@ -9,6 +9,7 @@ pub mod audio;
 pub mod batch;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod model;
 pub mod note;
 pub mod pipeline;
