@@ -1,1 +1,467 @@
 //! Guards against invented text: silence, repetition loops, prompt echo and no-speech segments.
+//!
+//! Whisper was trained on subtitles, so over silence or noise it tends to write what subtitles say
+//! there ("Thank you.", "Thanks for watching!", "[BLANK_AUDIO]"), to repeat its prompt, or to get
+//! stuck repeating one sentence. Each rule here removes one of those; none of them rewrites words
+//! that were really spoken, except that a loop is cut back to its first occurrence.
+
+use super::RawSegment;
+
+/// Above this no-speech probability a segment is dropped whatever its text. Measured on espeak-ng
+/// dictation and on silence, hum and noise chunks (see the README's figures): real speech chunks
+/// stayed far below it.
+pub const NO_SPEECH_DROP: f32 = 0.8;
+/// Whisper's own rule for "this was silence": a fairly high no-speech probability together with a
+/// text the decoder itself was unsure of.
+pub const NO_SPEECH_UNSURE: f32 = 0.5;
+pub const UNSURE_LOGPROB: f32 = -1.0;
+/// Short stock phrases ("Thank you.") are only believed when the model was fairly sure it heard speech.
+pub const STOCK_PHRASE_NO_SPEECH: f32 = 0.2;
+
+/// A run of words repeated back to back counts as a loop once the copies after the first add at
+/// least this many words, with at least three copies in all: "very, very good" is not a loop,
+/// the same sentence three times is.
+pub const LOOP_MIN_EXTRA_WORDS: usize = 8;
+const LOOP_MIN_COPIES: usize = 3;
+/// Longest repeated unit looked for, in words (a long sentence).
+const LOOP_MAX_UNIT_WORDS: usize = 40;
+
+/// A segment whose words appear verbatim in the prompt, this many or more in a row, is the prompt
+/// echoed back rather than dictation.
+pub const ECHO_MIN_WORDS: usize = 6;
+
+/// Phrases that come from subtitle credits, never from a dictation.
+const CREDIT_PHRASES: &[&str] = &[
+    "thanks for watching",
+    "thank you for watching",
+    "thanks for listening",
+    "thank you for listening",
+    "please subscribe",
+    "like and subscribe",
+    "subtitles by",
+    "amara org",
+    "transcribed by",
+    "captioned by",
+    "see you in the next video",
+];
+
+/// Stock phrases Whisper writes over quiet stretches; a clinician could say them, so they are only
+/// dropped when the model was not confident of speech.
+const STOCK_PHRASES: &[&str] = &[
+    "thank you",
+    "thank you very much",
+    "thank you so much",
+    "thanks",
+    "bye",
+    "bye bye",
+    "goodbye",
+    "you",
+    "okay",
+    "oh",
+    "so",
+    "um",
+];
+
+/// Why a segment was removed; kept for the debug log and the tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    NoSpeech,
+    NonSpeechLabel,
+    SubtitleCredit,
+    StockPhrase,
+    PromptEcho,
+    NotOverSpeech,
+}
+
+/// Decide whether one segment is believable. `over_speech` says whether the voice detector heard
+/// speech in the stretch of audio the segment claims to cover.
+pub fn judge(segment: &RawSegment, prompt_words: &[String], over_speech: bool) -> Option<Dropped> {
+    let words = normalized_words(&segment.text);
+    let sentence = words.join(" ");
+    if is_label_only(&segment.text) || words.is_empty() {
+        return Some(Dropped::NonSpeechLabel);
+    }
+    if segment.no_speech_prob >= NO_SPEECH_DROP
+        || (segment.no_speech_prob >= NO_SPEECH_UNSURE && segment.avg_logprob < UNSURE_LOGPROB)
+    {
+        return Some(Dropped::NoSpeech);
+    }
+    if CREDIT_PHRASES.iter().any(|p| contains_phrase(&sentence, p)) {
+        return Some(Dropped::SubtitleCredit);
+    }
+    if !over_speech {
+        return Some(Dropped::NotOverSpeech);
+    }
+    if STOCK_PHRASES.contains(&sentence.as_str())
+        && segment.no_speech_prob >= STOCK_PHRASE_NO_SPEECH
+    {
+        return Some(Dropped::StockPhrase);
+    }
+    if is_prompt_echo(&words, prompt_words) {
+        return Some(Dropped::PromptEcho);
+    }
+    None
+}
+
+/// Lowercased words with punctuation removed, so "PHQ-9," and "phq 9" compare equal.
+pub fn normalized_words(text: &str) -> Vec<String> {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_string())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn contains_phrase(sentence: &str, phrase: &str) -> bool {
+    sentence == phrase
+        || sentence.starts_with(&format!("{phrase} "))
+        || sentence.ends_with(&format!(" {phrase}"))
+        || sentence.contains(&format!(" {phrase} "))
+}
+
+/// Text made only of sound labels such as "[BLANK_AUDIO]", "(music)", "*sighs*" or music notes.
+fn is_label_only(text: &str) -> bool {
+    let mut rest = String::new();
+    let mut depth = 0usize;
+    let mut in_stars = false;
+    for c in text.chars() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth = depth.saturating_sub(1),
+            '*' => in_stars = !in_stars,
+            _ if depth > 0 || in_stars => {}
+            '♪' | '♫' | '♬' | '♩' => {}
+            _ => rest.push(c),
+        }
+    }
+    let had_label = text.contains(['[', '(', '*', '♪', '♫', '♬', '♩']);
+    had_label && rest.chars().all(|c| !c.is_alphanumeric())
+}
+
+/// True when the segment is a verbatim run of at least [`ECHO_MIN_WORDS`] words of the prompt
+/// covering most of the segment.
+pub fn is_prompt_echo(words: &[String], prompt_words: &[String]) -> bool {
+    if words.len() < ECHO_MIN_WORDS || prompt_words.len() < ECHO_MIN_WORDS {
+        return false;
+    }
+    let longest = longest_common_run(words, prompt_words);
+    longest >= ECHO_MIN_WORDS && longest * 10 >= words.len() * 6
+}
+
+fn longest_common_run(a: &[String], b: &[String]) -> usize {
+    let mut best = 0;
+    let mut prev = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            if x == y {
+                cur[j + 1] = prev[j] + 1;
+                best = best.max(cur[j + 1]);
+            }
+        }
+        prev = cur;
+    }
+    best
+}
+
+/// One repetition loop found in a chunk's words: `unit` words starting at word `start`, written
+/// `copies` times back to back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loop {
+    pub start: usize,
+    pub unit: usize,
+    pub copies: usize,
+}
+
+/// Find repetition loops across the segments of one chunk (loops often run from one segment into
+/// the next).
+pub fn find_loops(segments: &[RawSegment]) -> Vec<Loop> {
+    let words: Vec<String> = segments
+        .iter()
+        .flat_map(|s| normalized_words(&s.text))
+        .collect();
+    find_loops_in(&words)
+}
+
+fn find_loops_in(words: &[String]) -> Vec<Loop> {
+    let mut loops = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let mut best: Option<Loop> = None;
+        for unit in 1..=LOOP_MAX_UNIT_WORDS.min((words.len() - i) / LOOP_MIN_COPIES) {
+            let mut copies = 1;
+            while i + (copies + 1) * unit <= words.len()
+                && words[i..i + unit] == words[i + copies * unit..i + (copies + 1) * unit]
+            {
+                copies += 1;
+            }
+            let qualifies =
+                copies >= LOOP_MIN_COPIES && unit * (copies - 1) >= LOOP_MIN_EXTRA_WORDS;
+            if qualifies && best.is_none_or(|b| unit * copies > b.unit * b.copies) {
+                best = Some(Loop {
+                    start: i,
+                    unit,
+                    copies,
+                });
+            }
+        }
+        match best {
+            Some(found) => {
+                loops.push(found);
+                i += found.unit * found.copies;
+            }
+            None => i += 1,
+        }
+    }
+    loops
+}
+
+/// Cut every loop back to its first copy. Words keep their original spelling and punctuation;
+/// segments left with no words are removed, and a segment that lost its tail ends where its last
+/// kept word's segment ended.
+pub fn cut_loops(segments: Vec<RawSegment>) -> Vec<RawSegment> {
+    // Original words alongside their normalized forms, so that the cut keeps the real text.
+    let mut owners: Vec<(usize, String)> = Vec::new();
+    let mut normalized: Vec<String> = Vec::new();
+    for (index, segment) in segments.iter().enumerate() {
+        for raw in segment.text.split_whitespace() {
+            let forms = normalized_words(raw);
+            if forms.is_empty() {
+                // Punctuation standing alone stays with the word before it.
+                if let Some(last) = owners.last_mut() {
+                    last.1.push(' ');
+                    last.1.push_str(raw);
+                }
+                continue;
+            }
+            // "PHQ-9" is one written word but two normalized ones; the first carries the text.
+            for (k, form) in forms.into_iter().enumerate() {
+                owners.push((
+                    index,
+                    if k == 0 {
+                        raw.to_string()
+                    } else {
+                        String::new()
+                    },
+                ));
+                normalized.push(form);
+            }
+        }
+    }
+    let loops = find_loops_in(&normalized);
+    if loops.is_empty() {
+        return segments;
+    }
+    let mut keep = vec![true; normalized.len()];
+    for l in &loops {
+        keep[l.start + l.unit..l.start + l.unit * l.copies].fill(false);
+    }
+    let mut texts: Vec<Vec<String>> = vec![Vec::new(); segments.len()];
+    for ((index, raw), kept) in owners.into_iter().zip(keep) {
+        if kept && !raw.is_empty() {
+            texts[index].push(raw);
+        }
+    }
+    segments
+        .into_iter()
+        .zip(texts)
+        .filter(|(_, words)| !words.is_empty())
+        .map(|(segment, words)| RawSegment {
+            text: format!(" {}", words.join(" ")),
+            ..segment
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(text: &str, no_speech_prob: f32) -> RawSegment {
+        RawSegment {
+            start_s: 0.0,
+            end_s: 2.0,
+            text: text.to_string(),
+            no_speech_prob,
+            avg_logprob: -0.2,
+        }
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        normalized_words(text)
+    }
+
+    #[test]
+    fn normalization_ignores_case_and_punctuation() {
+        assert_eq!(words(" PHQ-9, score: 14."), vec!["phq", "9", "score", "14"]);
+        assert_eq!(words("Client's mood"), vec!["client's", "mood"]);
+    }
+
+    #[test]
+    fn real_dictation_passes() {
+        let s = seg(" Client denies SI and HI. PHQ-9 is 14.", 0.01);
+        assert_eq!(
+            judge(&s, &words("Clinical terms: PHQ-9, GAD-7."), true),
+            None
+        );
+    }
+
+    #[test]
+    fn sound_labels_are_dropped_even_over_speech() {
+        for text in [
+            " [BLANK_AUDIO]",
+            " (music)",
+            " [Music]",
+            " *sighs*",
+            " ♪ ♪",
+            "( silence )",
+        ] {
+            assert_eq!(
+                judge(&seg(text, 0.0), &[], true),
+                Some(Dropped::NonSpeechLabel),
+                "{text}"
+            );
+        }
+        // Brackets around part of a real sentence do not make it a label.
+        assert_eq!(
+            judge(&seg(" Mood (self-reported) is low.", 0.0), &[], true),
+            None
+        );
+    }
+
+    #[test]
+    fn high_no_speech_probability_drops_the_segment() {
+        assert_eq!(
+            judge(&seg(" The client is well.", 0.9), &[], true),
+            Some(Dropped::NoSpeech)
+        );
+        let mut unsure = seg(" The client is well.", 0.6);
+        unsure.avg_logprob = -1.4;
+        assert_eq!(judge(&unsure, &[], true), Some(Dropped::NoSpeech));
+        unsure.avg_logprob = -0.3;
+        assert_eq!(judge(&unsure, &[], true), None);
+    }
+
+    #[test]
+    fn subtitle_credits_are_always_dropped() {
+        for text in [
+            " Thanks for watching!",
+            " Thank you for watching.",
+            " Subtitles by the Amara.org community",
+        ] {
+            assert_eq!(
+                judge(&seg(text, 0.0), &[], true),
+                Some(Dropped::SubtitleCredit),
+                "{text}"
+            );
+        }
+        // "watching" alone in dictation is fine.
+        assert_eq!(
+            judge(&seg(" She is watching her sleep.", 0.0), &[], true),
+            None
+        );
+    }
+
+    #[test]
+    fn thank_you_survives_only_when_the_model_heard_speech() {
+        assert_eq!(
+            judge(&seg(" Thank you.", 0.35), &[], true),
+            Some(Dropped::StockPhrase)
+        );
+        assert_eq!(judge(&seg(" Thank you.", 0.02), &[], true), None);
+        // Part of a longer sentence is dictation.
+        assert_eq!(
+            judge(&seg(" Client said thank you.", 0.35), &[], true),
+            None
+        );
+    }
+
+    #[test]
+    fn segments_over_non_speech_are_dropped() {
+        assert_eq!(
+            judge(&seg(" The client is well.", 0.1), &[], false),
+            Some(Dropped::NotOverSpeech)
+        );
+    }
+
+    #[test]
+    fn the_prompt_echoed_back_is_dropped_but_shared_terms_are_not() {
+        let prompt = words(
+            "Mental health progress note. Terms: SI, HI, PHQ-9, GAD-7, PCL-5, CBT, DBT, EMDR, sertraline, bupropion.",
+        );
+        let echo = seg(" Terms: SI, HI, PHQ-9, GAD-7, PCL-5, CBT, DBT.", 0.1);
+        assert_eq!(judge(&echo, &prompt, true), Some(Dropped::PromptEcho));
+        let real = seg(
+            " Client denies SI and HI; PHQ-9 and GAD-7 were repeated.",
+            0.1,
+        );
+        assert_eq!(judge(&real, &prompt, true), None);
+    }
+
+    #[test]
+    fn a_sentence_repeated_over_and_over_is_a_loop() {
+        let looped = [
+            seg(" She has been engaged in a high-level situation.", 0.0),
+            seg(" She has been engaged in a high-level situation.", 0.0),
+            seg(" She has been engaged in a high-level situation.", 0.0),
+        ];
+        assert_eq!(
+            find_loops(&looped),
+            vec![Loop {
+                start: 0,
+                unit: 9,
+                copies: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn ordinary_repetition_is_not_a_loop() {
+        let fine = [seg(
+            " Very, very good sleep. No, no, no thoughts of harm. Sleep is good, sleep is good.",
+            0.0,
+        )];
+        assert_eq!(find_loops(&fine), vec![]);
+    }
+
+    #[test]
+    fn cutting_keeps_the_first_copy_and_the_words_around_it() {
+        let looped = vec![
+            seg(
+                " Mood is low. She has been engaged in a high-level situation.",
+                0.0,
+            ),
+            seg(" She has been engaged in a high-level situation.", 0.0),
+            seg(
+                " She has been engaged in a high-level situation. Plan: CBT weekly.",
+                0.0,
+            ),
+            seg(" She has been engaged in a high-level situation.", 0.0),
+        ];
+        let cut = cut_loops(looped);
+        let text: Vec<&str> = cut.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            text,
+            vec![
+                " Mood is low. She has been engaged in a high-level situation.",
+                " Plan: CBT weekly.",
+                " She has been engaged in a high-level situation."
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_word_stutter_loop_is_cut() {
+        let cut = cut_loops(vec![seg(&" the".repeat(12), 0.0)]);
+        assert_eq!(cut.len(), 1);
+        assert_eq!(cut[0].text, " the");
+    }
+}
