@@ -7,6 +7,7 @@
 use std::ops::Range;
 
 use super::guards::{self, Dropped};
+use super::vocabulary;
 use super::{ChunkTranscriber, Pass, RawSegment, Segment, TranscribeError};
 use crate::audio::{Samples16k, WHISPER_RATE};
 
@@ -61,7 +62,7 @@ pub fn transcribe_chunks(
                 out.push(Segment {
                     start_s: offset_s + raw.start_s,
                     end_s: offset_s + raw.end_s.max(raw.start_s),
-                    text: raw.text.trim().to_string(),
+                    text: vocabulary::correct_clinical_spelling(raw.text.trim()),
                 });
             }
         } else {
@@ -162,7 +163,8 @@ pub(crate) mod tests {
             Self {
                 answers: Mutex::new(answers.into_iter().rev().collect()),
                 calls: Mutex::new(Vec::new()),
-                prompt: "Psychotherapy progress note with terms such as PHQ-9, GAD-7, CBT and sertraline."
+                prompt: "Psychotherapy progress note with terms such as PHQ-9, GAD-7, CBT and sertraline. \
+                         The client denies SI and HI."
                     .to_string(),
             }
         }
@@ -324,11 +326,12 @@ pub(crate) mod tests {
         let samples = audio(&[(10.0, true)]);
         let mut unsure = raw(5.0, 9.0, " And the session ended.");
         unsure.no_speech_prob = 0.93;
+        unsure.avg_logprob = -1.3;
         let engine = Scripted::new(vec![vec![
             raw(
                 0.0,
                 4.0,
-                " Psychotherapy progress note with terms such as PHQ-9, GAD-7",
+                " Psychotherapy progress note with terms such as PHQ-9, GAD-7, CBT and sertraline.",
             ),
             unsure,
         ]]);

@@ -3,6 +3,7 @@
 pub mod chunks;
 pub mod guards;
 pub mod output;
+pub mod vocabulary;
 pub mod whisper;
 
 use std::sync::Arc;

@@ -72,7 +72,9 @@ impl WhisperModel {
             return Err(unreadable());
         }
         let mut params = WhisperContextParameters::default();
-        params.use_gpu(false).flash_attn(true);
+        params
+            .use_gpu(false)
+            .flash_attn(std::env::var("EXP_FLASH").map_or(true, |v| v == "1"));
         let context = WhisperContext::new_with_params(path, params).map_err(|e| {
             tracing::debug!("whisper.cpp could not load the model: {e}");
             unreadable()
@@ -198,6 +200,34 @@ impl WhisperTranscriber {
     }
 }
 
+impl WhisperTranscriber {
+    /// The model's probability that the audio it last encoded held no speech: the share of
+    /// <|nospeech|> among the tokens it expects right after <|startoftranscript|> (where it
+    /// otherwise names the language), as OpenAI's Whisper computes it. The prompt is left out
+    /// here: it makes the model sure it hears speech.
+    ///
+    /// whisper.cpp 1.8.3 reports 0 for every segment: it reads the logits of the first prompt
+    /// position, while only the last position's are computed. A one-token decode leaves the logits
+    /// where they are read.
+    fn no_speech_probability(
+        &self,
+        state: &mut whisper_rs::WhisperState,
+    ) -> Result<f32, TranscribeError> {
+        let ctx = &self.model.context;
+        state
+            .decode(&[ctx.token_sot()], 0, self.options.threads.max(1))
+            .map_err(engine_error)?;
+        let logits = state.get_logits().map_err(engine_error)?;
+        let nosp = usize::try_from(ctx.token_nosp()).unwrap_or(usize::MAX);
+        let Some(&target) = logits.get(nosp) else {
+            return Ok(0.0);
+        };
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+        Ok((f64::from(target - max).exp() / sum) as f32)
+    }
+}
+
 impl ChunkTranscriber for WhisperTranscriber {
     fn transcribe_chunk(
         &self,
@@ -218,6 +248,7 @@ impl ChunkTranscriber for WhisperTranscriber {
         state
             .full(self.params(pass, samples.len()), samples)
             .map_err(engine_error)?;
+        let no_speech_prob = self.no_speech_probability(&mut state)?;
         let eot = self.model.context.token_eot();
         let mut segments = Vec::new();
         for segment in state.as_iter() {
@@ -245,7 +276,7 @@ impl ChunkTranscriber for WhisperTranscriber {
                 start_s: start_s.clamp(0.0, chunk_s),
                 end_s: end_s.clamp(0.0, chunk_s),
                 text,
-                no_speech_prob: segment.no_speech_probability(),
+                no_speech_prob,
                 avg_logprob: if text_tokens == 0 {
                     0.0
                 } else {
