@@ -29,9 +29,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // Libraries' own log lines (symphonia reports every failed format probe as an error) are not
+    // for the clinician: only notedraft's messages show unless -vv is given.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "off,notedraft=warn",
+        1 => "off,notedraft=info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("NOTEDRAFT_LOG")

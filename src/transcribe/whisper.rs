@@ -72,9 +72,9 @@ impl WhisperModel {
             return Err(unreadable());
         }
         let mut params = WhisperContextParameters::default();
-        params
-            .use_gpu(false)
-            .flash_attn(std::env::var("EXP_FLASH").map_or(true, |v| v == "1"));
+        // Flash attention is whisper-cli's default too; measured lighter (317 against 393 MiB peak
+        // on the 90-second dictation) and no slower here.
+        params.use_gpu(false).flash_attn(true);
         let context = WhisperContext::new_with_params(path, params).map_err(|e| {
             tracing::debug!("whisper.cpp could not load the model: {e}");
             unreadable()
