@@ -239,6 +239,9 @@ pub enum ModelsCommand {
         /// Where to write the converted model.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Store the large weights as 8-bit numbers (q8_0): a file about half the size.
+        #[arg(long)]
+        q8: bool,
     },
 }
 
