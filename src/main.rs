@@ -270,7 +270,7 @@ fn thousands(n: u64) -> String {
 /// `notedraft transcribe FILE...`: one model load, then each file in turn; a bad file is reported
 /// on one line and the others still run.
 fn transcribe(args: cli::TranscribeArgs, settings: &Settings) -> Result<ExitCode> {
-    let (model_path, model_name) = resolve_model_path(settings);
+    let (model_path, model_name) = resolve_model(settings)?;
     let model = WhisperModel::load(&model_path, &model_name)?;
     let engine = WhisperTranscriber::new(
         model,
@@ -398,32 +398,19 @@ fn initial_prompt(settings: &Settings) -> Result<String> {
     }
 }
 
-/// TEMPORARY until `notedraft::model::catalog::resolve` is merged from the `model` branch: a name
-/// such as "base" is looked up as ggml-NAME.bin in $NOTEDRAFT_MODELS_DIR, ./models and the user
-/// data folder; anything that looks like a path is used as is.
-fn resolve_model_path(settings: &Settings) -> (std::path::PathBuf, String) {
-    let wanted = settings.model.clone().unwrap_or_else(|| "base".to_string());
-    let as_path = std::path::Path::new(&wanted);
-    if wanted.contains(std::path::MAIN_SEPARATOR) || wanted.ends_with(".bin") {
-        let name = as_path
-            .file_stem()
-            .map(|s| s.to_string_lossy().trim_start_matches("ggml-").to_string())
-            .unwrap_or_else(|| wanted.clone());
-        return (as_path.to_path_buf(), name);
-    }
-    let file_name = format!("ggml-{wanted}.bin");
-    let mut search: Vec<std::path::PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("NOTEDRAFT_MODELS_DIR") {
-        search.push(dir.into());
-    }
-    search.push("models".into());
-    if let Some(data) = dirs::data_dir() {
-        search.push(data.join("notedraft").join("models"));
-    }
-    let found = search
-        .iter()
-        .map(|d| d.join(&file_name))
-        .find(|p| p.is_file());
-    let path = found.unwrap_or_else(|| search[0].join(&file_name));
-    (path, wanted)
+/// The model file for the settings, and the catalog name to put in "run scripts/fetch-model.sh NAME"
+/// should the file turn out to be damaged.
+fn resolve_model(settings: &Settings) -> Result<(std::path::PathBuf, String)> {
+    use notedraft::model::catalog::{self, Catalog, DEFAULT_MODEL};
+    let resolved = catalog::resolve(settings.model.as_deref())?;
+    let name = match &resolved.entry {
+        Some(entry) => entry.name.clone(),
+        // A file given by path: name it after the catalog model with that file name, if any.
+        None => Catalog::builtin()
+            .models()
+            .iter()
+            .find(|e| Some(std::ffi::OsStr::new(&e.file)) == resolved.path.file_name())
+            .map_or_else(|| DEFAULT_MODEL.to_string(), |e| e.name.clone()),
+    };
+    Ok((resolved.path, name))
 }
