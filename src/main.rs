@@ -272,12 +272,19 @@ fn thousands(n: u64) -> String {
 fn transcribe(args: cli::TranscribeArgs, settings: &Settings) -> Result<ExitCode> {
     let (model_path, model_name) = resolve_model(settings)?;
     let model = WhisperModel::load(&model_path, &model_name)?;
+    let prompt = initial_prompt(settings)?;
+    if model.prompt_token_count(&prompt)? > speech::whisper::PROMPT_TOKEN_BUDGET {
+        tracing::warn!(
+            "the prompt is longer than Whisper keeps ({} tokens): its beginning is ignored; shorten it",
+            speech::whisper::PROMPT_TOKEN_BUDGET
+        );
+    }
     let engine = WhisperTranscriber::new(
         model,
         TranscribeOptions {
             threads: settings.threads,
             beam_size: settings.beam_size,
-            initial_prompt: initial_prompt(settings)?,
+            initial_prompt: prompt,
         },
     );
     if let Some(dir) = &args.out {

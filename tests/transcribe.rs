@@ -423,3 +423,15 @@ fn a_damaged_model_is_refused_with_the_fix_not_a_crash() {
         }
     }
 }
+
+#[test]
+fn the_clinical_prompt_fits_in_what_whisper_keeps() {
+    use notedraft::transcribe::CLINICAL_PROMPT;
+    use notedraft::transcribe::whisper::{PROMPT_TOKEN_BUDGET, WhisperModel};
+    let model = WhisperModel::load(&base_model(), "base").expect("the base model loads");
+    let tokens = model.prompt_token_count(CLINICAL_PROMPT.trim()).unwrap();
+    assert!(
+        (50..=PROMPT_TOKEN_BUDGET).contains(&tokens),
+        "the clinical prompt is {tokens} tokens; Whisper keeps {PROMPT_TOKEN_BUDGET}"
+    );
+}

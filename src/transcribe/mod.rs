@@ -160,3 +160,42 @@ impl chunks::SpeechMap for VoiceDetector {
         crate::audio::vad::has_speech(&Samples16k::new(samples.to_vec()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chunks::tests::Scripted;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn silence_off_the_runtime_gives_an_empty_transcript_without_the_model() {
+        let engine = Arc::new(Scripted::new(vec![]));
+        let shared: Arc<dyn ChunkTranscriber> = engine.clone();
+        let silence = Samples16k::new(vec![0.0; 16_000 * 5]);
+        let transcript = transcribe_blocking_off_runtime(shared, silence)
+            .await
+            .unwrap();
+        assert_eq!(transcript.segments, vec![]);
+        assert_eq!(transcript.duration_s, 5.0);
+        assert!(engine.calls().is_empty());
+    }
+
+    #[test]
+    fn transcript_text_joins_segments() {
+        let t = Transcript {
+            segments: vec![
+                Segment {
+                    start_s: 0.0,
+                    end_s: 1.0,
+                    text: " Mood is low. ".into(),
+                },
+                Segment {
+                    start_s: 1.0,
+                    end_s: 2.0,
+                    text: "Plan: CBT.".into(),
+                },
+            ],
+            duration_s: 2.0,
+        };
+        assert_eq!(t.text(), "Mood is low. Plan: CBT.");
+    }
+}
