@@ -86,6 +86,16 @@ fn transcribe_one(
 ) -> Result<Vec<RawSegment>, TranscribeError> {
     let mut segments = engine.transcribe_chunk(chunk, Pass::First)?;
     if !guards::find_loops(&segments).is_empty() {
+        // The prompt repeated over and over means the model heard nothing it could write down
+        // (measured on loud noise the voice detector took for speech); a retry only invents other text.
+        let looped_words: Vec<String> = guards::cut_loops(segments.clone())
+            .iter()
+            .flat_map(|s| guards::normalized_words(&s.text))
+            .collect();
+        if guards::is_prompt_echo(&looped_words, prompt_words) {
+            tracing::debug!("the chunk gave only the prompt, repeated; no speech taken from it");
+            return Ok(Vec::new());
+        }
         tracing::debug!("repetition loop in a chunk; decoding it again");
         segments = engine.transcribe_chunk(chunk, Pass::Retry)?;
         if !guards::find_loops(&segments).is_empty() {
@@ -336,6 +346,16 @@ pub(crate) mod tests {
             unsure,
         ]]);
         assert_eq!(run(&engine, &samples, vec![0..10 * RATE]), vec![]);
+    }
+
+    #[test]
+    fn the_prompt_repeated_in_a_loop_is_dropped_without_a_retry() {
+        let samples = audio(&[(8.0, true)]);
+        let echo = " Psychotherapy progress note with terms such as PHQ-9, GAD-7, CBT and sertraline. \
+                    The client denies SI and HI. The client denies SI and HI. The client denies SI and HI.";
+        let engine = Scripted::new(vec![vec![raw(0.0, 8.0, echo)]]);
+        assert_eq!(run(&engine, &samples, vec![0..8 * RATE]), vec![]);
+        assert_eq!(engine.calls(), vec![(8 * RATE, Pass::First)]);
     }
 
     #[test]

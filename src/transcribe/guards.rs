@@ -188,32 +188,70 @@ pub struct Loop {
 }
 
 /// Find repetition loops across the segments of one chunk (loops often run from one segment into
-/// the next).
+/// the next): first exact repeats, then, in what is left once those are cut, passages written twice.
 pub fn find_loops(segments: &[RawSegment]) -> Vec<Loop> {
     let words: Vec<String> = segments
         .iter()
         .flat_map(|s| normalized_words(&s.text))
         .collect();
-    find_loops_in(&words)
+    let (mut loops, kept) = loops_in(&words);
+    loops.extend(kept);
+    loops
 }
 
-fn find_loops_in(words: &[String]) -> Vec<Loop> {
+/// Loops in `words`: the exact repeats (positions in `words`), and the doubled passages (positions
+/// in the words that remain once the exact repeats are cut). Exact repeats go first because a long
+/// window over a run of "mood was dysthymic, mood was dysthymic, ..." also looks like a doubled
+/// passage, and cutting it that way would leave half the run behind.
+fn loops_in(words: &[String]) -> (Vec<Loop>, Vec<Loop>) {
+    let repeats = scan(words, LoopKind::Repeated);
+    let keep = kept_after(words.len(), &repeats);
+    let remaining: Vec<String> = words
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| w.clone())
+        .collect();
+    let doubled = scan(&remaining, LoopKind::Doubled);
+    (repeats, doubled)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LoopKind {
+    /// The same words, exactly, three or more times.
+    Repeated,
+    /// A long passage twice, allowing a few changed words.
+    Doubled,
+}
+
+fn scan(words: &[String], kind: LoopKind) -> Vec<Loop> {
     let mut loops = Vec::new();
     let mut i = 0;
     while i < words.len() {
         let mut best: Option<Loop> = None;
-        for unit in 1..=LOOP_MAX_UNIT_WORDS.min((words.len() - i) / 2) {
+        let shortest = match kind {
+            LoopKind::Repeated => 1,
+            LoopKind::Doubled => LOOP_LONG_UNIT_WORDS,
+        };
+        for unit in shortest..=LOOP_MAX_UNIT_WORDS.min((words.len() - i) / 2) {
             let first = &words[i..i + unit];
+            let same = |other: &[String]| match kind {
+                LoopKind::Repeated => first == other,
+                LoopKind::Doubled => same_passage(first, other),
+            };
             let mut copies = 1;
             while i + (copies + 1) * unit <= words.len()
-                && same_passage(first, &words[i + copies * unit..i + (copies + 1) * unit])
+                && same(&words[i + copies * unit..i + (copies + 1) * unit])
             {
                 copies += 1;
             }
-            let short_loop =
-                copies >= LOOP_MIN_COPIES && unit * (copies - 1) >= LOOP_MIN_EXTRA_WORDS;
-            let long_loop = copies >= 2 && unit >= LOOP_LONG_UNIT_WORDS;
-            if (short_loop || long_loop) && best.is_none_or(|b| unit * copies > b.unit * b.copies) {
+            let qualifies = match kind {
+                LoopKind::Repeated => {
+                    copies >= LOOP_MIN_COPIES && unit * (copies - 1) >= LOOP_MIN_EXTRA_WORDS
+                }
+                LoopKind::Doubled => copies >= 2,
+            };
+            if qualifies && best.is_none_or(|b| unit * copies > b.unit * b.copies) {
                 best = Some(Loop {
                     start: i,
                     unit,
@@ -232,11 +270,17 @@ fn find_loops_in(words: &[String]) -> Vec<Loop> {
     loops
 }
 
-/// Short passages must match exactly; long ones may differ in a few words.
-fn same_passage(a: &[String], b: &[String]) -> bool {
-    if a.len() < LOOP_LONG_UNIT_WORDS {
-        return a == b;
+/// Which of `len` words survive cutting `loops` back to their first copies.
+fn kept_after(len: usize, loops: &[Loop]) -> Vec<bool> {
+    let mut keep = vec![true; len];
+    for l in loops {
+        keep[l.start + l.unit..l.start + l.unit * l.copies].fill(false);
     }
+    keep
+}
+
+/// Long passages may differ in a few words.
+fn same_passage(a: &[String], b: &[String]) -> bool {
     let agreeing = a.iter().zip(b).filter(|(x, y)| x == y).count();
     agreeing * 100 >= a.len() * LONG_UNIT_AGREEMENT_PERCENT
 }
@@ -273,13 +317,19 @@ pub fn cut_loops(segments: Vec<RawSegment>) -> Vec<RawSegment> {
             }
         }
     }
-    let loops = find_loops_in(&normalized);
-    if loops.is_empty() {
+    let (repeats, doubled) = loops_in(&normalized);
+    if repeats.is_empty() && doubled.is_empty() {
         return segments;
     }
-    let mut keep = vec![true; normalized.len()];
-    for l in &loops {
-        keep[l.start + l.unit..l.start + l.unit * l.copies].fill(false);
+    let mut keep = kept_after(normalized.len(), &repeats);
+    let remaining: Vec<usize> = (0..normalized.len()).filter(|&k| keep[k]).collect();
+    for (k, kept) in kept_after(remaining.len(), &doubled)
+        .into_iter()
+        .enumerate()
+    {
+        if !kept {
+            keep[remaining[k]] = false;
+        }
     }
     let mut texts: Vec<Vec<String>> = vec![Vec::new(); segments.len()];
     for ((index, raw), kept) in owners.into_iter().zip(keep) {
@@ -501,6 +551,20 @@ mod tests {
             0.0,
         )];
         assert_eq!(find_loops(&fine), vec![]);
+    }
+
+    #[test]
+    fn a_long_run_of_one_phrase_is_cut_to_one_copy() {
+        // Measured on loud noise: the prompt, then one phrase 33 times.
+        let text = format!(
+            " The client denies SI and HI. Affect was euthymic,{} mood was",
+            " mood was dysthymic,".repeat(33)
+        );
+        let cut = cut_loops(vec![seg(&text, 0.0)]);
+        assert_eq!(
+            cut[0].text,
+            " The client denies SI and HI. Affect was euthymic, mood was dysthymic, mood was"
+        );
     }
 
     #[test]
