@@ -119,8 +119,13 @@ impl WhisperModel {
 /// a longer prompt silently loses its beginning.
 pub const PROMPT_TOKEN_BUDGET: usize = 223;
 
-/// Decoding choices that were settled by measurement (see the project README's figures); kept
-/// together so that the benchmark can compare alternatives without a rebuild.
+/// Decoding choices settled by measurement, kept together so that `examples/tune.rs` can compare
+/// alternatives without a rebuild. On seven espeak-ng dictations (7.6 minutes, three voices,
+/// 150-175 words a minute, base, greedy, clinical prompt) these defaults gave WER 0.109 and
+/// clinical-term recall 0.88. Timestamps off within a chunk measured the same (0.132 against 0.138
+/// before the prompt was final) but gives one segment per 20-28 s chunk, too coarse for subtitles
+/// and for the speech check on each segment; a 16-frame margin and 18-second chunks were no better
+/// (0.142, 0.137); temperature fallback changed nothing on dictation and costs time on the hard parts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecodeTuning {
     /// Decode each chunk as a single timestamp-free segment instead of timed segments.
