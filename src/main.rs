@@ -1,6 +1,7 @@
 //! The notedraft command: parse the command line, run, and turn any error into one clear line and an exit code.
 
 mod cli;
+mod commands;
 
 use std::process::ExitCode;
 
@@ -8,7 +9,6 @@ use anyhow::Result;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use notedraft::audio::capture::{self, InputDevice};
 use notedraft::config::{ConfigFile, Settings, default_config_path};
 use notedraft::error;
 
@@ -28,9 +28,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // Libraries' own log lines (symphonia reports every failed format probe as an error) are not
+    // for the clinician: only notedraft's messages show unless -vv is given.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "off,notedraft=warn",
+        1 => "off,notedraft=info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("NOTEDRAFT_LOG")
@@ -55,283 +57,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let settings = Settings::resolve(file, cli.command.overrides());
     tracing::debug!(?settings, "settings");
     match cli.command {
-        Command::Models(cmd) => models(cmd, &settings),
-        Command::Devices => devices(&settings),
+        Command::Models(cmd) => commands::models::run(cmd, &settings),
+        Command::Devices => commands::devices::run(&settings),
+        Command::Transcribe(args) => commands::transcribe::run(args, &settings),
+        Command::Draft(args) => commands::draft::run(args, &settings),
+        Command::Eval(args) => commands::eval::run(args),
         other => anyhow::bail!("this command is not available yet: {other:?}"),
-    }
-}
-
-fn models(cmd: cli::ModelsCommand, settings: &Settings) -> Result<ExitCode> {
-    use notedraft::model::catalog;
-    use notedraft::model::convert;
-
-    match cmd {
-        cli::ModelsCommand::List => {
-            let statuses = catalog::list()?;
-            let in_use = catalog::resolve(settings.model.as_deref());
-            show(&models_table(&statuses, &in_use));
-            Ok(error::exit(error::EXIT_OK))
-        }
-        cli::ModelsCommand::Verify { name } => {
-            let results = catalog::verify(name.as_deref())?;
-            if results.is_empty() {
-                eprintln!(
-                    "notedraft: no speech models are installed: run {} {}",
-                    catalog::FETCH_COMMAND,
-                    catalog::DEFAULT_MODEL
-                );
-                return Ok(error::exit(error::EXIT_FAILED));
-            }
-            show(&verify_report(&results));
-            let code = if results.iter().all(|r| r.outcome.is_ok()) {
-                error::EXIT_OK
-            } else {
-                error::EXIT_FAILED
-            };
-            Ok(error::exit(code))
-        }
-        cli::ModelsCommand::Convert { from, out, q8 } => {
-            let started = std::time::Instant::now();
-            let output_type = if q8 {
-                convert::OutputType::Q8_0
-            } else {
-                convert::OutputType::F16
-            };
-            let report = convert::convert_dir_as(&from, &out, output_type)?;
-            show(&format!(
-                "Converted {} -> {} ({} tensors, {} bytes, sha256 {}) in {:.1} s\n",
-                from.display(),
-                report.out.display(),
-                report.tensors,
-                thousands(report.bytes),
-                report.sha256,
-                started.elapsed().as_secs_f64()
-            ));
-            Ok(error::exit(error::EXIT_OK))
-        }
-    }
-}
-
-/// The table `notedraft models list` prints.
-fn models_table(
-    statuses: &[notedraft::model::catalog::ModelStatus],
-    in_use: &Result<
-        notedraft::model::catalog::ResolvedModel,
-        notedraft::model::catalog::ModelError,
-    >,
-) -> String {
-    use notedraft::model::catalog::{FETCH_COMMAND, Verified};
-    use std::fmt::Write as _;
-
-    let in_use_name = in_use.as_ref().ok().map(|m| m.name.as_str());
-    let mut out = String::new();
-    let _ = writeln!(out, "Speech models (* = the one notedraft uses now):\n");
-    let _ = writeln!(
-        out,
-        "  {:<16} {:>8}  {:<10} {:<9} ABOUT",
-        "NAME", "SIZE", "INSTALLED", "CHECKED"
-    );
-    for m in statuses {
-        let mark = if in_use_name == Some(m.name.as_str()) {
-            "*"
-        } else {
-            " "
-        };
-        let installed = if m.installed.is_some() { "yes" } else { "no" };
-        let checked = match m.verified {
-            Verified::Yes(_) => "ok",
-            Verified::No => "DAMAGED",
-            Verified::Unknown if m.installed.is_some() => "unknown",
-            Verified::Unknown => "-",
-        };
-        let _ = writeln!(
-            out,
-            "{mark} {:<16} {:>8}  {:<10} {:<9} {}",
-            m.name,
-            megabytes(m.size),
-            installed,
-            checked,
-            m.description
-        );
-    }
-    let installed: Vec<_> = statuses.iter().filter(|m| m.installed.is_some()).collect();
-    if !installed.is_empty() {
-        out.push('\n');
-    }
-    for m in installed {
-        if let Some(path) = &m.installed {
-            let how = match m.verified {
-                Verified::Yes(f) => format!(" ({})", f.label()),
-                _ => String::new(),
-            };
-            let _ = writeln!(out, "  {} is {}{how}", m.name, path.display());
-        }
-    }
-    out.push('\n');
-    match in_use {
-        Ok(m) if m.entry.is_none() => {
-            let _ = writeln!(
-                out,
-                "In use: the model file {} (from your settings).",
-                m.path.display()
-            );
-        }
-        Ok(_) => {}
-        Err(err) => {
-            let _ = writeln!(out, "Note: {err}.");
-        }
-    }
-    if statuses.iter().any(|m| m.verified == Verified::No) {
-        let _ = writeln!(
-            out,
-            "A DAMAGED model should be fetched again: {FETCH_COMMAND} NAME"
-        );
-    }
-    let convertible: Vec<&str> = statuses
-        .iter()
-        .filter(|m| m.convertible)
-        .map(|m| m.name.as_str())
-        .collect();
-    let _ = writeln!(
-        out,
-        "Install a model with: {FETCH_COMMAND} NAME (without internet access to the official files, \
-         only {} can be installed).",
-        convertible.join(" and ")
-    );
-    out
-}
-
-/// One line per checked model for `notedraft models verify`.
-fn verify_report(results: &[notedraft::model::catalog::VerifyResult]) -> String {
-    use notedraft::model::catalog::{FETCH_COMMAND, VerifyOutcome};
-    use std::fmt::Write as _;
-
-    let mut out = String::new();
-    for r in results {
-        let place = r
-            .path
-            .as_ref()
-            .map(|p| format!(" ({})", p.display()))
-            .unwrap_or_default();
-        let verdict = match &r.outcome {
-            VerifyOutcome::Verified(f) => format!("ok, matches the {}", f.label()),
-            VerifyOutcome::NoFingerprint { sha256, .. } => format!(
-                "present, but there is no known fingerprint to check it against (sha256 {sha256})"
-            ),
-            VerifyOutcome::Mismatch { size, sha256 } => format!(
-                "DAMAGED: it matches no known copy ({} bytes, sha256 {sha256}): run {FETCH_COMMAND} {} to replace it",
-                thousands(*size),
-                r.name
-            ),
-            VerifyOutcome::NotInstalled => {
-                format!("not installed: run {FETCH_COMMAND} {}", r.name)
-            }
-        };
-        let _ = writeln!(out, "{}{place}: {verdict}", r.name);
-    }
-    out
-}
-
-/// Print to stdout; a reader that went away (`| head`) is not an error worth a panic.
-fn show(text: &str) {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
-}
-
-/// 147951465 -> "148 MB"; 1533763059 -> "1.5 GB".
-fn megabytes(bytes: u64) -> String {
-    let mb = bytes as f64 / 1e6;
-    if mb >= 1000.0 {
-        format!("{:.1} GB", mb / 1000.0)
-    } else {
-        format!("{mb:.0} MB")
-    }
-}
-
-/// 147951465 -> "147,951,465".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn devices(settings: &Settings) -> Result<ExitCode> {
-    let devices = capture::list_input_devices()?;
-    print!("{}", device_table(&devices));
-    if let Some(wanted) = settings.device.as_deref() {
-        match capture::find_device(&devices, wanted) {
-            Ok(i) => println!(
-                "Your settings choose \"{wanted}\": that is \"{}\".",
-                devices[i].name
-            ),
-            Err(_) => println!(
-                "Your settings choose \"{wanted}\", which is not connected now: plug it in, or choose another as shown above."
-            ),
-        }
-    }
-    Ok(error::exit(error::EXIT_OK))
-}
-
-/// The microphones as a small table, the default starred, with how to choose one.
-fn device_table(devices: &[InputDevice]) -> String {
-    let name_width = devices
-        .iter()
-        .map(|d| d.name.chars().count())
-        .chain(["MICROPHONE".len()])
-        .max()
-        .unwrap_or(0);
-    let mut out = String::from("Microphones that can record:\n\n");
-    out += &format!(
-        "    {:<name_width$}  {:>9}  CHANNELS\n",
-        "MICROPHONE", "RATE"
-    );
-    for d in devices {
-        let marker = if d.is_default { "*" } else { " " };
-        out += &format!(
-            "  {marker} {:<name_width$}  {:>6} Hz  {}\n",
-            d.name, d.sample_rate, d.channels
-        );
-    }
-    out += "\n  * used when no microphone is chosen\n";
-    out += "\nTo choose one: notedraft record --device NAME --save-device\n";
-    out += "(NAME can be part of the name, such as \"usb\".)\n";
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mic(name: &str, rate: u32, channels: u16, is_default: bool) -> InputDevice {
-        InputDevice {
-            name: name.to_string(),
-            id: name.to_lowercase(),
-            sample_rate: rate,
-            channels,
-            sample_format: "i16".to_string(),
-            is_default,
-        }
-    }
-
-    #[test]
-    fn device_table_marks_the_default_and_says_how_to_choose() {
-        let table = device_table(&[
-            mic("Virtual microphone", 48_000, 2, true),
-            mic("USB", 44_100, 1, false),
-        ]);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[2], "    MICROPHONE               RATE  CHANNELS");
-        assert_eq!(lines[3], "  * Virtual microphone   48000 Hz  2");
-        assert_eq!(lines[4], "    USB                  44100 Hz  1");
-        assert!(table.contains("notedraft record --device NAME --save-device"));
     }
 }

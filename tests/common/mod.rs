@@ -1,3 +1,7 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the virtual microphone and transcript scoring.
+#![allow(dead_code, unused_imports)]
 
+mod score;
 pub mod vmic;
+
+pub use score::*;
