@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::cli::{Run, base_model, notedraft, run, tool};
 
-use assert_cmd::cargo::CommandCargoExt;
+use std::path::{Path, PathBuf};
 
 const SCRIPT: &str = "Client denies SI and HI. PHQ-9 score was fourteen and GAD-7 was nine. \
 Affect was euthymic and thought process was linear. Continue CBT weekly and sertraline fifty milligrams.";
@@ -17,54 +16,6 @@ Affect was euthymic and thought process was linear. Continue CBT weekly and sert
 /// Word error rate allowed per file. base on espeak-ng speech scores about 0.05 on this script;
 /// the bound leaves room for the lossy 8 kHz copy without letting a broken pipeline pass.
 const MAX_WER: f64 = 0.2;
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("NOTEDRAFT_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"))
-}
-
-fn base_model() -> PathBuf {
-    let path = models_dir().join("ggml-base.bin");
-    assert!(
-        path.is_file(),
-        "the base model is needed at {}: run scripts/fetch-model.sh base (or set NOTEDRAFT_MODELS_DIR)",
-        path.display()
-    );
-    path
-}
-
-fn notedraft() -> Command {
-    let mut cmd = Command::cargo_bin("notedraft").expect("the notedraft binary is built");
-    // Keep the user's own settings file out of the tests.
-    cmd.env(
-        "XDG_CONFIG_HOME",
-        std::env::temp_dir().join("notedraft-tests-no-config"),
-    );
-    cmd.env_remove("NOTEDRAFT_LOG");
-    cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().expect("notedraft runs");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "notedraft panicked:\n{}",
-        run.stderr
-    );
-    run
-}
 
 fn transcribe(model: &Path, files: &[&Path], extra: &[&str]) -> Run {
     let mut cmd = notedraft();
@@ -75,16 +26,6 @@ fn transcribe(model: &Path, files: &[&Path], extra: &[&str]) -> Run {
         .args(extra)
         .args(files);
     run(&mut cmd)
-}
-
-fn tool(program: &str, args: &[&str]) {
-    let status = Command::new(program)
-        .args(args)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("{program} is needed for these tests ({e}): apt-get install espeak-ng sox")
-        });
-    assert!(status.success(), "{program} {args:?} failed");
 }
 
 fn speak(dir: &Path, name: &str, voice: &str, speed: u32) -> PathBuf {
