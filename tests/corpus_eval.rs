@@ -103,7 +103,17 @@ fn a_ten_minute_dictation_drafts_fast() {
 #[test]
 #[ignore = "prints every held-out miss"]
 fn heldout_misses() {
-    let r = report("tests/corpus/heldout");
+    print_misses("tests/corpus/heldout");
+}
+
+#[test]
+#[ignore = "prints every tuning-corpus miss"]
+fn tune_misses() {
+    print_misses("tests/corpus/tune");
+}
+
+fn print_misses(dir: &str) {
+    let r = report(dir);
     for m in &r.misses {
         println!(
             "{} {:>3} {:<9} -> {:<12} {}",

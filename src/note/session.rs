@@ -337,6 +337,22 @@ const NOT_NAMES: &[&str] = &[
     "couples'",
     "brief",
     "quick",
+    // Who was there: "five members present", "six participants".
+    "members",
+    "member",
+    "participants",
+    "present",
+    "attended",
+    // How clinicians open a dictation: "Okay so I saw Lily today", "we did Zoom".
+    "okay",
+    "ok",
+    "um",
+    "uh",
+    "we",
+    "did",
+    "had",
+    "saw",
+    "met",
 ];
 
 const TYPES: &[(&str, &str)] = &[
@@ -681,11 +697,22 @@ fn read_modality(scan: &mut Scan<'_>) {
             "face" if next == "to" && scan.w(i + 2) == "face" => ("in-person", i, i + 3),
             "office" | "clinic"
                 if matches!(prev.as_str(), "the" | "in" | "at") && scan.near_session_noun(i, 6)
-                    || (prev == "the" && i >= 2 && matches!(scan.w(i - 2), "in" | "at")) =>
+                    || (matches!(prev.as_str(), "the" | "my" | "our")
+                        && i >= 2
+                        && matches!(scan.w(i - 2), "in" | "at")) =>
             {
                 ("in-person", i.saturating_sub(2), i + 1)
             }
             "home" | "office" if next == "visit" => ("in-person", i, i + 2),
+            // School counsellors: "in the counseling office", "in my counseling room".
+            "office" | "room"
+                if matches!(prev.as_str(), "counseling" | "counselling" | "therapy")
+                    && i >= 3
+                    && matches!(scan.w(i - 2), "the" | "my" | "our")
+                    && matches!(scan.w(i - 3), "in" | "at") =>
+            {
+                ("in-person", i - 3, i + 1)
+            }
             _ => continue,
         };
         if scan.fields.modality.is_none() {
@@ -880,10 +907,19 @@ fn read_age(scan: &mut Scan<'_>) {
         } else {
             String::new()
         };
+        if let Some((_, used, _)) = number_at(&scan.tokens.words, i)
+            .filter(|&(_, used, _)| matches!(scan.w(i + used), "grade" | "grader"))
+        {
+            // "fourth grade", "10th grade": a school client's year, not content.
+            scan.cover(i, i + used + 1);
+            i += used + 1;
+            continue;
+        }
         if let Some((_, used, false)) = number_at(&scan.tokens.words, i) {
             let years_after = matches!(scan.w(i + used), "years" | "year" | "yo")
                 && matches!(scan.w(i + used + 1), "old" | "");
             let age_before = matches!(prev.as_str(), "he's" | "she's" | "they're" | "age" | "aged");
+
             if years_after {
                 let end = i + used + 1 + usize::from(scan.w(i + used + 1) == "old");
                 scan.cover(i, end);
