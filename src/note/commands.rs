@@ -319,6 +319,10 @@ const END_OF_DICTATION: &[&[&str]] = &[
     &["end", "of", "dictation"],
     &["end", "of", "the", "dictation"],
     &["end", "dictation"],
+    // How Whisper sometimes hears "end of dictation".
+    &["end", "on", "dictation"],
+    &["and", "of", "dictation"],
+    &["end", "of", "dictations"],
     &["end", "of", "note"],
     &["end", "of", "the", "note"],
     &["end", "of", "notes"],

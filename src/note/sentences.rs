@@ -188,7 +188,12 @@ pub fn split(pieces: &[TimedText]) -> Vec<Sentence> {
             || gap.newlines >= 2
             || (!protected[i] && ends_sentence(&texts, i, gap.newlines == 1));
         if ends {
-            let text = texts[first..=i].join(" ");
+            let mut text = texts[first..=i].join(" ");
+            // A sentence cut at a comma (a heading or command said without a pause) keeps its words,
+            // not the comma that was left dangling.
+            if text.ends_with(',') || text.ends_with(';') {
+                text.pop();
+            }
             let start_s = time_at(&spans, &all, tokens[first].start, false);
             let end_s = time_at(&spans, &all, tokens[i].end, true);
             sentences.push(Sentence {
@@ -314,6 +319,15 @@ fn ends_sentence(texts: &[&str], i: usize, line_break_after: bool) -> bool {
         }
         return true;
     }
+    if body.ends_with(',') && next.is_some_and(|n| is_inline_heading(texts, i + 1, n)) {
+        return true;
+    }
+    if body.ends_with(',') && is_inline_heading(texts, i, token) {
+        return true;
+    }
+    if body.ends_with(',') && ends_with_end_command(&texts[i + 1..]) {
+        return true;
+    }
     if line_break_after {
         let word = bare_lower(token);
         let unfinished = token.ends_with(',')
@@ -323,6 +337,51 @@ fn ends_sentence(texts: &[&str], i: usize, line_break_after: bool) -> bool {
         return !unfinished && next_upper;
     }
     false
+}
+
+/// Section names a heading can be on its own.
+const HEADING_WORDS: &[&str] = &["subjective", "objective", "assessment", "plan", "data"];
+
+/// A section name standing alone between commas inside a run-on sentence, as the recogniser writes
+/// a heading dictated without a pause ("..., assessment, depressive symptoms are improving, ..."):
+/// the comma before it ends the sentence, and so does the heading's own comma. A name that starts
+/// a list item ("plan, assessment, and goals") is left alone.
+fn is_inline_heading(texts: &[&str], i: usize, token: &str) -> bool {
+    let Some(word) = token.strip_suffix(',') else {
+        return false;
+    };
+    if !HEADING_WORDS.contains(&word.to_lowercase().as_str()) {
+        return false;
+    }
+    let before_ok = i > 0 && texts[i - 1].trim_end_matches(is_closing).ends_with(',');
+    let after = texts.get(i + 1).map(|n| bare_lower(n));
+    let after_ok = after.is_some_and(|w| !matches!(w.as_str(), "and" | "or" | "etc"));
+    before_ok && after_ok
+}
+
+/// "End of dictation" and the like, as the recogniser may tack them onto the last sentence.
+const END_COMMANDS: &[&[&str]] = &[
+    &["end", "of", "dictation"],
+    &["end", "on", "dictation"],
+    &["end", "of", "the", "dictation"],
+    &["end", "of", "note"],
+    &["end", "of", "the", "note"],
+];
+
+/// The tokens that follow are only an end-of-dictation command that closes the sentence
+/// ("..., continue CBT weekly, end of dictation."): it gets a sentence of its own.
+fn ends_with_end_command(rest: &[&str]) -> bool {
+    END_COMMANDS.iter().any(|phrase| {
+        rest.len() >= phrase.len()
+            && rest
+                .iter()
+                .zip(phrase.iter())
+                .all(|(token, word)| bare_lower(token) == *word)
+            && (rest.len() == phrase.len()
+                || rest[phrase.len() - 1]
+                    .trim_end_matches(is_closing)
+                    .ends_with(['.', '!']))
+    })
 }
 
 /// The time at a byte position of the joined text, apportioned by characters inside its piece.
@@ -368,6 +427,38 @@ mod tests {
             })
             .collect();
         split(&pieces)
+    }
+
+    #[test]
+    fn a_heading_between_commas_in_a_run_on_ends_the_sentence() {
+        assert_eq!(
+            text(
+                "She seemed tired, assessment, symptoms are improving, plan, continue CBT weekly."
+            ),
+            vec![
+                "She seemed tired",
+                "assessment",
+                "symptoms are improving",
+                "plan",
+                "continue CBT weekly."
+            ]
+        );
+        assert_eq!(
+            text("Continue CBT weekly, end of dictation."),
+            vec!["Continue CBT weekly", "end of dictation."]
+        );
+    }
+
+    #[test]
+    fn a_section_name_in_a_list_is_not_a_heading() {
+        assert_eq!(
+            text("We reviewed her safety plan, assessment, and goals."),
+            vec!["We reviewed her safety plan, assessment, and goals."]
+        );
+        assert_eq!(
+            text("Reviewed the treatment plan, she agreed."),
+            vec!["Reviewed the treatment plan, she agreed."]
+        );
     }
 
     #[test]
