@@ -62,6 +62,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Transcribe(args) => commands::transcribe::run(args, &settings),
         Command::Draft(args) => commands::draft::run(args, &settings),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Record(args) => commands::record::run(args, &settings, &config_path),
+        Command::Recover(args) => commands::recover::run(args, &settings),
         other => anyhow::bail!("this command is not available yet: {other:?}"),
     }
 }

@@ -12,7 +12,7 @@ use crate::model::catalog::{self, ModelError};
 use crate::note::draft::{Draft, Source, SourceKind};
 use crate::note::{self, DraftRequest, NoteFormat, TimedText, render};
 use crate::store::{DraftFiles, DraftOrigin, DraftStore, SavedDraft, StoreError};
-use crate::transcribe::whisper::{WhisperModel, WhisperTranscriber};
+use crate::transcribe::whisper::{DecodeTuning, WhisperModel, WhisperTranscriber};
 use crate::transcribe::{
     self, CLINICAL_PROMPT, ChunkTranscriber, TranscribeError, TranscribeOptions, Transcript,
 };
@@ -110,6 +110,18 @@ impl Speech {
             Arc::clone(&self.model),
             self.options.clone(),
         ))
+    }
+
+    /// Transcribe one utterance of live dictation that follows on from `context`, the text
+    /// recognised before it.
+    pub fn transcribe_following(
+        &self,
+        samples: &Samples16k,
+        context: &str,
+    ) -> Result<Transcript, TranscribeError> {
+        let mut engine = WhisperTranscriber::new(Arc::clone(&self.model), self.options.clone());
+        engine.tuning = DecodeTuning::live();
+        transcribe::transcribe_after(&engine, samples, context)
     }
 
     pub fn transcribe(&self, samples: &Samples16k) -> Result<Transcript, TranscribeError> {

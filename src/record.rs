@@ -1,1 +1,1025 @@
 //! Live dictation driver: capture, live view, stop conditions, recovery of interrupted recordings.
+//!
+//! The microphone's sound goes, at its own rate, through the resampler to 16 kHz, onto disk (a WAV
+//! whose header is kept valid as it grows, named `STEM.unfinished.wav` until the draft is written) and
+//! into the live utterance cutter. Each utterance the cutter closes at a pause is transcribed straight
+//! away on a worker thread, so when the clinician stops only the last sentence is left to decode; the
+//! draft then comes from the same pipeline as any recorded file.
+//!
+//! A recording still called `*.unfinished.wav` was interrupted (crash, kill, power cut) before its
+//! draft was written: [`recover`] drafts it. While a recording is being made its file is locked, so
+//! recovery in another window never takes a recording that is still going.
+
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::audio::capture::{Capture, CaptureError, CaptureEvent, InputDevice};
+use crate::audio::resample::Resampler16k;
+use crate::audio::vad::{LiveChunkParams, LiveChunker};
+use crate::audio::wav::{self, RecordingWriter};
+use crate::audio::{AudioError, Samples16k, WHISPER_RATE};
+use crate::config::Settings;
+use crate::note::draft::{Draft, Source, SourceKind};
+use crate::note::{self, NoteFormat, Section, TimedText};
+use crate::pipeline::{self, PipelineError, Speech};
+use crate::store::{self, DraftOrigin, DraftStore, SavedDraft, StoreError};
+use crate::transcribe::{Segment, TranscribeError, Transcript};
+
+/// Ending of a recording whose draft has not been written yet.
+pub const UNFINISHED_SUFFIX: &str = ".unfinished.wav";
+/// Ending of a recording kept beside its draft.
+pub const RECORDING_SUFFIX: &str = ".recording.wav";
+/// How long one read from the microphone waits for sound: the loop's heartbeat.
+const READ_WAIT: Duration = Duration::from_millis(40);
+/// How often the live view is redrawn.
+const VIEW_INTERVAL: Duration = Duration::from_millis(100);
+/// Audio kept before an utterance can open, so its pre-roll is still in memory.
+const KEEP_BEFORE_S: f64 = 1.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "{error} The recording so far is kept at {}: run `notedraft recover` once this is fixed.",
+        recording.display()
+    )]
+    Interrupted {
+        recording: PathBuf,
+        error: Box<RecordError>,
+    },
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Transcribe(#[from] TranscribeError),
+}
+
+/// Why recording stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StopReason {
+    /// Enter was pressed.
+    Enter,
+    /// Ctrl-C (or the system asked notedraft to end).
+    Interrupted,
+    /// "End of dictation" was said.
+    SpokenEnd,
+    /// No speech for the configured stretch.
+    Silence { seconds: f64 },
+    /// The microphone stopped (unplugged, or failing).
+    DeviceLost(CaptureError),
+}
+
+impl StopReason {
+    /// The plain sentence shown when recording stops.
+    pub fn describe(&self) -> String {
+        match self {
+            StopReason::Enter => "Stopped: you pressed Enter.".into(),
+            StopReason::Interrupted => "Stopped: Ctrl-C. Everything you said was kept.".into(),
+            StopReason::SpokenEnd => "Stopped: you said \"end of dictation\".".into(),
+            StopReason::Silence { seconds } => {
+                format!("Stopped after {seconds:.0} seconds without speech.")
+            }
+            StopReason::DeviceLost(err) => err.to_string(),
+        }
+    }
+}
+
+/// What can end a recording, seen by the loop between two reads from the microphone.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Signal {
+    /// Time passes; `silence_s` is how long nothing was said (since the start if nothing was).
+    Tick {
+        silence_s: f64,
+    },
+    EnterPressed,
+    Interrupted,
+    HeardEndOfDictation,
+    DeviceEnded(CaptureError),
+}
+
+/// The stop conditions as a state machine: one `match (state, signal)` decides everything.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecorderState {
+    Recording,
+    Stopped(StopReason),
+}
+
+/// Applies the stop conditions; `silence_stop_s` of 0 or less never stops on silence.
+#[derive(Clone, Debug)]
+pub struct StopRule {
+    pub silence_stop_s: f64,
+}
+
+impl StopRule {
+    pub fn next(&self, state: RecorderState, signal: Signal) -> RecorderState {
+        match (state, signal) {
+            // Once stopped, nothing changes the reason.
+            (stopped @ RecorderState::Stopped(_), _) => stopped,
+            (RecorderState::Recording, Signal::Tick { silence_s }) => {
+                if self.silence_stop_s > 0.0 && silence_s >= self.silence_stop_s {
+                    RecorderState::Stopped(StopReason::Silence {
+                        seconds: self.silence_stop_s,
+                    })
+                } else {
+                    RecorderState::Recording
+                }
+            }
+            (RecorderState::Recording, Signal::EnterPressed) => {
+                RecorderState::Stopped(StopReason::Enter)
+            }
+            (RecorderState::Recording, Signal::Interrupted) => {
+                RecorderState::Stopped(StopReason::Interrupted)
+            }
+            (RecorderState::Recording, Signal::HeardEndOfDictation) => {
+                RecorderState::Stopped(StopReason::SpokenEnd)
+            }
+            (RecorderState::Recording, Signal::DeviceEnded(err)) => {
+                RecorderState::Stopped(StopReason::DeviceLost(err))
+            }
+        }
+    }
+}
+
+/// Flags the command line sets from outside the loop (a thread reading Enter, the Ctrl-C handler).
+#[derive(Clone, Debug, Default)]
+pub struct StopFlags {
+    pub enter: Arc<AtomicBool>,
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// What the live view shows on each redraw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveStatus {
+    pub elapsed_s: f64,
+    /// Level of the latest sound, dBFS.
+    pub level_dbfs: Option<f32>,
+    pub speaking: bool,
+    /// Where the latest sentence went.
+    pub section: Option<Section>,
+    /// Utterances heard but not yet transcribed.
+    pub waiting: usize,
+}
+
+/// A sentence just recognised, with where the draft puts it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeardSentence {
+    pub start_s: f64,
+    pub text: String,
+    /// `None`: not part of a section (a heading, a command, the header, the process note).
+    pub section: Option<Section>,
+}
+
+/// The terminal (or anything else) showing a recording as it happens.
+pub trait LiveView {
+    fn started(&mut self, device: &InputDevice, recording: &Path);
+    fn tick(&mut self, status: &LiveStatus);
+    fn heard(&mut self, sentences: &[HeardSentence]);
+    fn stopped(&mut self, reason: &StopReason);
+}
+
+/// How a recording ended up.
+#[derive(Debug)]
+pub struct RecordOutcome {
+    pub reason: StopReason,
+    /// `None` when nothing was said.
+    pub saved: Option<SavedDraft>,
+    pub draft: Option<Draft>,
+    /// Where the audio is now (`None` when it was not to be kept and has been deleted).
+    pub recording: Option<PathBuf>,
+    pub audio_s: f64,
+    /// From the moment the stop was noticed to the draft on disk.
+    pub stop_to_draft: Duration,
+    /// Sound the computer could not take in time (ring buffer full, or the device's own overruns).
+    pub lost_s: f64,
+    pub overruns: u64,
+}
+
+/// A piece of the dictation for the transcription worker: samples from `start` on.
+struct Job {
+    start: u64,
+    audio: Vec<f32>,
+}
+
+/// What the worker sends back for one job.
+type Heard = (u64, Result<Vec<Segment>, TranscribeError>);
+
+/// The 16 kHz audio not yet handed to the transcriber, from sample `start` on.
+struct Pending {
+    start: u64,
+    samples: Vec<f32>,
+}
+
+impl Pending {
+    fn extend(&mut self, samples: &[f32]) {
+        self.samples.extend_from_slice(samples);
+    }
+
+    /// A copy of `range` (clipped to what is held); everything before its end is let go.
+    fn take(&mut self, range: &Range<u64>) -> Vec<f32> {
+        let held = self.start..self.start + self.samples.len() as u64;
+        let from = (range.start.max(held.start) - held.start) as usize;
+        let to = (range.end.clamp(held.start, held.end) - held.start) as usize;
+        let out = self.samples[from.min(to)..to].to_vec();
+        self.drop_before(range.end);
+        out
+    }
+
+    fn drop_before(&mut self, sample: u64) {
+        let n = (sample.saturating_sub(self.start) as usize).min(self.samples.len());
+        self.samples.drain(..n);
+        self.start += n as u64;
+    }
+}
+
+/// The name of a new dictation: local date and time, to the second.
+pub fn new_stem(now: &jiff::Zoned) -> String {
+    format!("dictation-{}", now.strftime("%Y-%m-%d-%H%M%S"))
+}
+
+/// The recordings in `dir` whose drafts were never written, oldest name first.
+pub fn unfinished_recordings(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(UNFINISHED_SUFFIX) && !n.starts_with('.'))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// `STEM` of `STEM.unfinished.wav`.
+fn stem_of_unfinished(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    store::safe_stem(name.strip_suffix(UNFINISHED_SUFFIX).unwrap_or(&name))
+}
+
+/// Record from the microphone until a stop condition, then write the draft.
+pub fn record(
+    settings: &Settings,
+    speech: &Speech,
+    flags: &StopFlags,
+    view: &mut dyn LiveView,
+) -> Result<RecordOutcome, RecordError> {
+    let store = DraftStore::open(&settings.out_dir)?;
+    let mut capture = Capture::open(settings.device.as_deref())?;
+    let stem = unique_stem(&store, &new_stem(&jiff::Zoned::now()));
+    let unfinished = store.dir().join(format!("{stem}{UNFINISHED_SUFFIX}"));
+    let mut writer = RecordingWriter::create(&unfinished, WHISPER_RATE)?;
+    let lock = lock_recording(&unfinished);
+    view.started(capture.device(), &unfinished);
+    let interrupted = |error: RecordError| RecordError::Interrupted {
+        recording: unfinished.clone(),
+        error: Box::new(error),
+    };
+
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
+    let worker_speech = speech.clone();
+    let worker = thread::Builder::new()
+        .name("notedraft-transcribe".into())
+        .spawn(move || {
+            let mut said = String::new();
+            for job in job_rx {
+                let audio = Samples16k::new(job.audio);
+                let result = worker_speech
+                    .transcribe_following(&audio, &said)
+                    .map(|t| t.segments);
+                if let Ok(segments) = &result {
+                    for segment in segments {
+                        said.push(' ');
+                        said.push_str(&segment.text);
+                    }
+                    // Only the end is ever used as context.
+                    if said.len() > 4_000 {
+                        let cut = said.len() - 2_000;
+                        let cut = (cut..said.len())
+                            .find(|&i| said.is_char_boundary(i))
+                            .unwrap_or(0);
+                        said.drain(..cut);
+                    }
+                }
+                if heard_tx.send((job.start, result)).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| {
+            interrupted(RecordError::Transcribe(TranscribeError::Engine {
+                detail: e.to_string(),
+            }))
+        })?;
+
+    let rule = StopRule {
+        silence_stop_s: settings.silence_stop_s,
+    };
+    let mut live = Live {
+        format: settings.format,
+        segments: Vec::new(),
+        jobs_sent: 0,
+        jobs_done: 0,
+        heard_end: false,
+        last_section: None,
+        failure: None,
+    };
+    let mut resampler =
+        Resampler16k::new(capture.sample_rate()).map_err(|e| interrupted(e.into()))?;
+    let mut chunker = LiveChunker::new(LiveChunkParams::default());
+    let mut pending = Pending {
+        start: 0,
+        samples: Vec::new(),
+    };
+    let started = Instant::now();
+    let mut last_view = Instant::now() - VIEW_INTERVAL;
+    let mut state = RecorderState::Recording;
+    let mut resampled = Vec::new();
+
+    let take_in = |native: &[f32],
+                   resampled: &mut Vec<f32>,
+                   writer: &mut RecordingWriter,
+                   chunker: &mut LiveChunker,
+                   pending: &mut Pending,
+                   live: &mut Live,
+                   resampler: &mut Resampler16k|
+     -> Result<(), RecordError> {
+        resampled.clear();
+        resampler.push_into(native, resampled);
+        writer.append(resampled)?;
+        pending.extend(resampled);
+        for range in chunker.push(resampled) {
+            let audio = pending.take(&range);
+            live.jobs_sent += 1;
+            let _ = job_tx.send(Job {
+                start: range.start,
+                audio,
+            });
+        }
+        if chunker.open_since().is_none() {
+            let keep = (KEEP_BEFORE_S * f64::from(WHISPER_RATE)) as u64;
+            pending.drop_before(chunker.position().saturating_sub(keep));
+        }
+        Ok(())
+    };
+
+    while state == RecorderState::Recording {
+        let native = capture.read_mono_timeout(READ_WAIT);
+        take_in(
+            &native,
+            &mut resampled,
+            &mut writer,
+            &mut chunker,
+            &mut pending,
+            &mut live,
+            &mut resampler,
+        )
+        .map_err(&interrupted)?;
+        while let Ok((start, result)) = heard_rx.try_recv() {
+            let sentences = live.absorb(start, result);
+            if !sentences.is_empty() {
+                view.heard(&sentences);
+            }
+        }
+        if let Some(err) = live.failure.take() {
+            return Err(interrupted(RecordError::Transcribe(err)));
+        }
+        let mut signals = Vec::new();
+        while let Some(event) = capture.try_event() {
+            match event {
+                CaptureEvent::Overrun => {}
+                CaptureEvent::Ended(err) => signals.push(Signal::DeviceEnded(err)),
+            }
+        }
+        if live.heard_end {
+            signals.push(Signal::HeardEndOfDictation);
+        }
+        if flags.interrupted.load(Ordering::SeqCst) {
+            signals.push(Signal::Interrupted);
+        }
+        if flags.enter.load(Ordering::SeqCst) {
+            signals.push(Signal::EnterPressed);
+        }
+        signals.push(Signal::Tick {
+            silence_s: chunker.silence_samples() as f64 / f64::from(WHISPER_RATE),
+        });
+        for signal in signals {
+            state = rule.next(state, signal);
+        }
+        if last_view.elapsed() >= VIEW_INTERVAL {
+            last_view = Instant::now();
+            view.tick(&LiveStatus {
+                elapsed_s: started.elapsed().as_secs_f64(),
+                level_dbfs: chunker.level_dbfs(),
+                speaking: chunker.is_speaking(),
+                section: live.last_section,
+                waiting: live.jobs_sent - live.jobs_done,
+            });
+        }
+    }
+    let RecorderState::Stopped(reason) = state else {
+        unreachable!("the loop ends only when stopped");
+    };
+    let stopped_at = Instant::now();
+    view.stopped(&reason);
+
+    // The sound already in the ring buffer is part of the dictation.
+    capture.stop();
+    let rest = capture.read_mono();
+    take_in(
+        &rest,
+        &mut resampled,
+        &mut writer,
+        &mut chunker,
+        &mut pending,
+        &mut live,
+        &mut resampler,
+    )
+    .map_err(&interrupted)?;
+    resampled.clear();
+    resampler.finish_into(&mut resampled);
+    writer
+        .append(&resampled)
+        .map_err(|e| interrupted(e.into()))?;
+    pending.extend(&resampled);
+    let mut last: Vec<Range<u64>> = chunker.push(&resampled);
+    last.extend(chunker.finish());
+    // After "end of dictation" nothing more belongs in the note: no need to decode it.
+    if reason != StopReason::SpokenEnd {
+        for range in last {
+            let audio = pending.take(&range);
+            live.jobs_sent += 1;
+            let _ = job_tx.send(Job {
+                start: range.start,
+                audio,
+            });
+        }
+    }
+    drop(job_tx);
+    for (start, result) in heard_rx.iter() {
+        let sentences = live.absorb(start, result);
+        if !sentences.is_empty() {
+            view.heard(&sentences);
+        }
+    }
+    if worker.join().is_err() {
+        tracing::warn!("the transcription thread ended abnormally");
+    }
+    if let Some(err) = live.failure.take() {
+        return Err(interrupted(RecordError::Transcribe(err)));
+    }
+
+    let stats = capture.stats();
+    let channels = u64::from(capture.device().channels.max(1));
+    let lost_s =
+        stats.dropped_samples as f64 / channels as f64 / f64::from(capture.sample_rate().max(1));
+    let audio_s = writer.samples_written() as f64 / f64::from(WHISPER_RATE);
+    let device_name = capture.device().name.clone();
+    writer.finalize().map_err(|e| interrupted(e.into()))?;
+    drop(lock);
+
+    let kept = store.dir().join(format!("{stem}{RECORDING_SUFFIX}"));
+    let outcome = finish_recording(FinishRecording {
+        store: &store,
+        stem: &stem,
+        unfinished: &unfinished,
+        kept: &kept,
+        keep: settings.keep_recording,
+        segments: live.segments,
+        audio_s,
+        format: settings.format,
+        model: speech.model_name(),
+        device_name: &device_name,
+    })
+    .map_err(&interrupted)?;
+    let stop_to_draft = stopped_at.elapsed();
+    tracing::info!(
+        "draft ready {:.2} s after the stop ({audio_s:.1} s of audio)",
+        stop_to_draft.as_secs_f64()
+    );
+    Ok(RecordOutcome {
+        reason,
+        saved: outcome.saved,
+        draft: outcome.draft,
+        recording: outcome.recording,
+        audio_s,
+        stop_to_draft,
+        lost_s,
+        overruns: stats.overruns,
+    })
+}
+
+/// The live state of the dictation: what has been heard so far.
+struct Live {
+    format: NoteFormat,
+    segments: Vec<Segment>,
+    jobs_sent: usize,
+    jobs_done: usize,
+    heard_end: bool,
+    last_section: Option<Section>,
+    failure: Option<TranscribeError>,
+}
+
+impl Live {
+    /// Take in one transcribed utterance; returns its sentences with where they go.
+    fn absorb(
+        &mut self,
+        start: u64,
+        result: Result<Vec<Segment>, TranscribeError>,
+    ) -> Vec<HeardSentence> {
+        self.jobs_done += 1;
+        let segments = match result {
+            Ok(segments) => segments,
+            Err(err) => {
+                self.failure.get_or_insert(err);
+                return Vec::new();
+            }
+        };
+        let offset = start as f64 / f64::from(WHISPER_RATE);
+        let first_new = self.segments.len();
+        self.segments.extend(segments.into_iter().map(|s| Segment {
+            start_s: s.start_s + offset,
+            end_s: s.end_s + offset,
+            text: s.text,
+        }));
+        // The worker handles jobs in order, but keep the order by time whatever happens.
+        self.segments
+            .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        if self.segments.len() == first_new {
+            return Vec::new();
+        }
+        // "End of" at the end of one utterance and "dictation" at the start of the next still count.
+        let recent: Vec<TimedText> = self.segments[first_new.saturating_sub(1)..]
+            .iter()
+            .map(timed)
+            .collect();
+        if note::says_end_of_dictation(&recent) {
+            self.heard_end = true;
+        }
+        let draft = pipeline::draft_from_transcript(
+            &Transcript {
+                segments: self.segments.clone(),
+                duration_s: 0.0,
+            },
+            self.format,
+            live_source(),
+            jiff::Timestamp::now(),
+        );
+        let new_from = self.segments[first_new].start_s - 1e-6;
+        let heard = heard_sentences(&draft, new_from);
+        if let Some(section) = heard.iter().rev().find_map(|s| s.section) {
+            self.last_section = Some(section);
+        }
+        heard
+    }
+}
+
+fn timed(segment: &Segment) -> TimedText {
+    TimedText {
+        text: segment.text.clone(),
+        start_s: Some(segment.start_s),
+        end_s: Some(segment.end_s),
+    }
+}
+
+fn live_source() -> Source {
+    Source {
+        kind: SourceKind::Audio,
+        path: String::new(),
+        duration_s: None,
+        model: None,
+    }
+}
+
+/// The draft's sentences that begin at or after `from_s`, in spoken order, with their sections.
+pub fn heard_sentences(draft: &Draft, from_s: f64) -> Vec<HeardSentence> {
+    let mut out: Vec<HeardSentence> = Vec::new();
+    for section in &draft.sections {
+        for sentence in &section.sentences {
+            if let Some(start_s) = sentence.start_s.filter(|&s| s >= from_s) {
+                out.push(HeardSentence {
+                    start_s,
+                    text: sentence.text.clone(),
+                    section: Some(section.name),
+                });
+            }
+        }
+    }
+    for sentence in &draft.session.sentences {
+        if let Some(start_s) = sentence.start_s.filter(|&s| s >= from_s) {
+            out.push(HeardSentence {
+                start_s,
+                text: sentence.text.clone(),
+                section: None,
+            });
+        }
+    }
+    for excluded in &draft.excluded {
+        if let Some(start_s) = excluded.start_s.filter(|&s| s >= from_s) {
+            out.push(HeardSentence {
+                start_s,
+                text: excluded.text.clone(),
+                section: None,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    out
+}
+
+struct FinishRecording<'a> {
+    store: &'a DraftStore,
+    stem: &'a str,
+    unfinished: &'a Path,
+    kept: &'a Path,
+    keep: bool,
+    segments: Vec<Segment>,
+    audio_s: f64,
+    format: NoteFormat,
+    model: &'a str,
+    device_name: &'a str,
+}
+
+struct Finished {
+    saved: Option<SavedDraft>,
+    draft: Option<Draft>,
+    recording: Option<PathBuf>,
+}
+
+/// Draft a finished (or recovered) recording and put the audio where it belongs.
+fn finish_recording(job: FinishRecording<'_>) -> Result<Finished, RecordError> {
+    if job.segments.is_empty() {
+        // Nothing was said (or the microphone heard nothing): the audio is kept so that it can be
+        // checked, under the name of a finished recording so recovery does not take it up again.
+        rename_into_place(job.unfinished, job.kept)?;
+        return Ok(Finished {
+            saved: None,
+            draft: None,
+            recording: Some(job.kept.to_path_buf()),
+        });
+    }
+    let recording_path = if job.keep {
+        job.kept.display().to_string()
+    } else {
+        format!("microphone \"{}\"", job.device_name)
+    };
+    let source = Source {
+        kind: SourceKind::Audio,
+        path: recording_path,
+        duration_s: Some((job.audio_s * 1000.0).round() / 1000.0),
+        model: Some(job.model.to_string()),
+    };
+    let transcript = Transcript {
+        segments: job.segments,
+        duration_s: job.audio_s,
+    };
+    let draft =
+        pipeline::draft_from_transcript(&transcript, job.format, source, jiff::Timestamp::now());
+    let origin = DraftOrigin {
+        input_sha256: store::sha256_file(job.unfinished)
+            .map_err(|e| RecordError::Audio(AudioError::from_io(job.unfinished, e)))?,
+        input_path: job.kept.display().to_string(),
+        format: job.format.label().to_string(),
+        model: Some(job.model.to_string()),
+    };
+    let saved = pipeline::save_draft(job.store, job.stem, &draft, &origin)?;
+    let recording = if job.keep {
+        rename_into_place(job.unfinished, job.kept)?;
+        Some(job.kept.to_path_buf())
+    } else {
+        std::fs::remove_file(job.unfinished)
+            .map_err(|e| RecordError::Audio(AudioError::from_io(job.unfinished, e)))?;
+        None
+    };
+    Ok(Finished {
+        saved: Some(saved),
+        draft: Some(draft),
+        recording,
+    })
+}
+
+fn rename_into_place(from: &Path, to: &Path) -> Result<(), RecordError> {
+    std::fs::rename(from, to).map_err(|e| {
+        RecordError::Audio(AudioError::Write {
+            path: to.to_path_buf(),
+            detail: e.to_string(),
+        })
+    })
+}
+
+/// `stem`, or `stem-2`, `stem-3`, ... when a recording or draft of that name is already there
+/// (two dictations in the same second).
+fn unique_stem(store: &DraftStore, stem: &str) -> String {
+    let taken = |s: &str| {
+        let (md, _, _) = store.paths(s);
+        md.exists()
+            || store.dir().join(format!("{s}{UNFINISHED_SUFFIX}")).exists()
+            || store.dir().join(format!("{s}{RECORDING_SUFFIX}")).exists()
+    };
+    if !taken(stem) {
+        return stem.to_string();
+    }
+    (2..)
+        .map(|n| format!("{stem}-{n}"))
+        .find(|s| !taken(s))
+        .unwrap_or_else(|| stem.to_string())
+}
+
+/// Hold an exclusive lock on the recording while it is being made (released when the process
+/// ends, however it ends). `None` where the file system does not lock: recording goes on.
+fn lock_recording(path: &Path) -> Option<File> {
+    let file = File::open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => Some(file),
+        Err(err) => {
+            tracing::debug!("could not lock {}: {err:?}", path.display());
+            None
+        }
+    }
+}
+
+/// Whether another notedraft is recording into this file now.
+fn being_recorded(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+/// What recovering one interrupted recording gave.
+#[derive(Debug)]
+pub enum Recovered {
+    Drafted {
+        saved: SavedDraft,
+        draft: Box<Draft>,
+        recording: Option<PathBuf>,
+        audio_s: f64,
+    },
+    /// The recording holds no speech; it is kept under its finished name.
+    NoSpeech { recording: PathBuf, audio_s: f64 },
+    /// Another notedraft is still recording into it.
+    StillRecording,
+}
+
+/// Draft an interrupted recording: repair its header, transcribe it, write the draft beside it.
+pub fn recover(
+    settings: &Settings,
+    speech: &Speech,
+    unfinished: &Path,
+) -> Result<Recovered, RecordError> {
+    if being_recorded(unfinished) {
+        return Ok(Recovered::StillRecording);
+    }
+    let repair = wav::repair_header(unfinished)?;
+    if repair.rewritten {
+        tracing::info!(
+            "repaired the header of {} ({} samples)",
+            unfinished.display(),
+            repair.frames
+        );
+    }
+    let heard = pipeline::transcribe_file(speech, unfinished)?;
+    let dir = unfinished.parent().unwrap_or(Path::new("."));
+    let store = DraftStore::open(dir)?;
+    let stem = stem_of_unfinished(unfinished);
+    let kept = store.dir().join(format!("{stem}{RECORDING_SUFFIX}"));
+    let audio_s = heard.info.duration_s;
+    let finished = finish_recording(FinishRecording {
+        store: &store,
+        stem: &stem,
+        unfinished,
+        kept: &kept,
+        keep: settings.keep_recording,
+        segments: heard.transcript.segments,
+        audio_s,
+        format: settings.format,
+        model: speech.model_name(),
+        device_name: "microphone",
+    })?;
+    Ok(match (finished.saved, finished.draft) {
+        (Some(saved), Some(draft)) => Recovered::Drafted {
+            saved,
+            draft: Box::new(draft),
+            recording: finished.recording,
+            audio_s,
+        },
+        _ => Recovered::NoSpeech {
+            recording: kept,
+            audio_s,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(silence: f64) -> StopRule {
+        StopRule {
+            silence_stop_s: silence,
+        }
+    }
+
+    #[test]
+    fn ticks_keep_recording_until_the_silence_limit() {
+        let r = rule(30.0);
+        assert_eq!(
+            r.next(RecorderState::Recording, Signal::Tick { silence_s: 29.9 }),
+            RecorderState::Recording
+        );
+        assert_eq!(
+            r.next(RecorderState::Recording, Signal::Tick { silence_s: 30.0 }),
+            RecorderState::Stopped(StopReason::Silence { seconds: 30.0 })
+        );
+    }
+
+    #[test]
+    fn a_silence_limit_of_zero_never_stops() {
+        assert_eq!(
+            rule(0.0).next(RecorderState::Recording, Signal::Tick { silence_s: 1e6 }),
+            RecorderState::Recording
+        );
+    }
+
+    #[test]
+    fn enter_ctrl_c_spoken_end_and_a_lost_device_each_stop_with_their_reason() {
+        let r = rule(30.0);
+        let cases = [
+            (Signal::EnterPressed, StopReason::Enter),
+            (Signal::Interrupted, StopReason::Interrupted),
+            (Signal::HeardEndOfDictation, StopReason::SpokenEnd),
+            (
+                Signal::DeviceEnded(CaptureError::Unplugged { device: "x".into() }),
+                StopReason::DeviceLost(CaptureError::Unplugged { device: "x".into() }),
+            ),
+        ];
+        for (signal, reason) in cases {
+            assert_eq!(
+                r.next(RecorderState::Recording, signal),
+                RecorderState::Stopped(reason)
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_stop_reason_stands() {
+        let r = rule(1.0);
+        let stopped = RecorderState::Stopped(StopReason::SpokenEnd);
+        for signal in [
+            Signal::EnterPressed,
+            Signal::Interrupted,
+            Signal::Tick { silence_s: 99.0 },
+            Signal::DeviceEnded(CaptureError::NoMicrophone),
+        ] {
+            assert_eq!(r.next(stopped.clone(), signal), stopped);
+        }
+    }
+
+    #[test]
+    fn pending_audio_hands_out_ranges_and_lets_go_of_what_came_before() {
+        let mut pending = Pending {
+            start: 0,
+            samples: Vec::new(),
+        };
+        pending.extend(&(0..100).map(|i| i as f32).collect::<Vec<_>>());
+        assert_eq!(
+            pending.take(&(10..20)),
+            (10..20).map(|i| i as f32).collect::<Vec<_>>()
+        );
+        assert_eq!(pending.start, 20);
+        // A range reaching before what is held is clipped, not an error.
+        assert_eq!(pending.take(&(15..22)), vec![20.0, 21.0]);
+        pending.drop_before(90);
+        assert_eq!(
+            pending.take(&(95..200)),
+            (95..100).map(|i| i as f32).collect::<Vec<_>>()
+        );
+        assert!(pending.samples.is_empty());
+    }
+
+    #[test]
+    fn stems_are_the_local_date_and_time() {
+        let now: jiff::Zoned = "2026-03-04T17:05:09-05:00[America/New_York]"
+            .parse()
+            .unwrap();
+        assert_eq!(new_stem(&now), "dictation-2026-03-04-170509");
+    }
+
+    #[test]
+    fn unfinished_recordings_are_found_and_named_back_to_their_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "dictation-2026-03-04-170509.unfinished.wav",
+            "dictation-2026-03-04-120000.unfinished.wav",
+            "dictation-2026-03-04-100000.recording.wav",
+            "memo.wav",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let found = unfinished_recordings(dir.path());
+        assert_eq!(found.len(), 2);
+        assert_eq!(stem_of_unfinished(&found[0]), "dictation-2026-03-04-120000");
+    }
+
+    #[test]
+    fn a_recording_being_made_is_locked_against_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.unfinished.wav");
+        std::fs::write(&path, b"RIFF").unwrap();
+        let lock = lock_recording(&path).expect("temp dirs lock");
+        assert!(being_recorded(&path));
+        drop(lock);
+        assert!(!being_recorded(&path));
+    }
+
+    fn draft_of(text: &str) -> Draft {
+        pipeline::draft_from_transcript(
+            &Transcript {
+                segments: text
+                    .split_inclusive('.')
+                    .enumerate()
+                    .map(|(i, t)| Segment {
+                        start_s: i as f64 * 3.0,
+                        end_s: i as f64 * 3.0 + 2.5,
+                        text: t.trim().to_string(),
+                    })
+                    .collect(),
+                duration_s: 30.0,
+            },
+            NoteFormat::Soap,
+            live_source(),
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+    }
+
+    #[test]
+    fn heard_sentences_say_where_each_new_sentence_went() {
+        let draft = draft_of(
+            "Subjective. Client reports she slept better this week. Objective. She denies suicidal ideation. Plan. Continue CBT weekly.",
+        );
+        let all = heard_sentences(&draft, 0.0);
+        let placed: Vec<(String, Option<Section>)> =
+            all.iter().map(|h| (h.text.clone(), h.section)).collect();
+        assert_eq!(
+            placed,
+            vec![
+                ("Subjective.".to_string(), None),
+                (
+                    "Client reports she slept better this week.".to_string(),
+                    Some(Section::Subjective)
+                ),
+                ("Objective.".to_string(), None),
+                (
+                    "She denies suicidal ideation.".to_string(),
+                    Some(Section::Objective)
+                ),
+                ("Plan.".to_string(), None),
+                ("Continue CBT weekly.".to_string(), Some(Section::Plan)),
+            ]
+        );
+        let later = heard_sentences(&draft, 12.0);
+        assert_eq!(later.len(), 2, "{later:?}");
+    }
+
+    #[test]
+    fn an_utterance_saying_end_of_dictation_is_noticed_even_split_in_two() {
+        let mut live = Live {
+            format: NoteFormat::Soap,
+            segments: Vec::new(),
+            jobs_sent: 2,
+            jobs_done: 0,
+            heard_end: false,
+            last_section: None,
+            failure: None,
+        };
+        let seg = |text: &str| Segment {
+            start_s: 0.0,
+            end_s: 2.0,
+            text: text.into(),
+        };
+        live.absorb(0, Ok(vec![seg("Plan. Continue CBT weekly. End of")]));
+        assert!(!live.heard_end);
+        assert_eq!(live.last_section, Some(Section::Plan));
+        live.absorb(3 * 16_000, Ok(vec![seg("dictation.")]));
+        assert!(live.heard_end);
+        assert_eq!(live.jobs_done, 2);
+    }
+}

@@ -60,6 +60,7 @@ fn main() {
     };
     let mut verbose = false;
     let mut raw = false;
+    let mut live: Option<vad::LiveChunkParams> = None;
     let mut inputs = Vec::new();
     let value = |name: &str, args: &mut dyn Iterator<Item = String>| {
         args.next()
@@ -107,6 +108,41 @@ fn main() {
                 )
             }
             "--raw" => raw = true,
+            "--max-tokens" => {
+                let v = value("--max-tokens", &mut args);
+                tuning.max_tokens_per_s = (v != "none").then(|| {
+                    v.parse()
+                        .unwrap_or_else(|_| fail("--max-tokens takes tokens per second"))
+                });
+            }
+            "--context" => {
+                tuning.context_chars = value("--context", &mut args)
+                    .parse()
+                    .unwrap_or_else(|_| fail("--context takes characters"))
+            }
+            "--lead-in" => {
+                tuning.lead_in_s = value("--lead-in", &mut args)
+                    .parse()
+                    .unwrap_or_else(|_| fail("--lead-in takes seconds"))
+            }
+            "--min-chunk" => {
+                tuning.min_chunk_s = value("--min-chunk", &mut args)
+                    .parse()
+                    .unwrap_or_else(|_| fail("--min-chunk takes seconds"))
+            }
+            // Cut the way live dictation does: --live SOFT_AFTER_S,SOFT_PAUSE_S,MAX_S
+            "--live" => {
+                let v: Vec<f32> = value("--live", &mut args)
+                    .split(',')
+                    .map(|x| x.parse().unwrap_or_else(|_| fail("--live takes A,B,C")))
+                    .collect();
+                live = Some(vad::LiveChunkParams {
+                    soft_cut_after_s: v[0],
+                    soft_pause_s: v[1],
+                    max_utterance_s: v[2],
+                    ..vad::LiveChunkParams::default()
+                });
+            }
             "-v" => verbose = true,
             other => inputs.push(other.to_string()),
         }
@@ -133,7 +169,7 @@ fn main() {
             for chunk in planner.plan(&samples, MAX_CHUNK_S) {
                 let audio = &samples.as_slice()[chunk.clone()];
                 let segments = engine
-                    .transcribe_chunk(audio, Pass::First)
+                    .transcribe_chunk(audio, Pass::First, "")
                     .unwrap_or_else(|e| fail(&e.to_string()));
                 for s in segments {
                     println!(
@@ -160,8 +196,11 @@ fn main() {
             std::fs::read_to_string(script).unwrap_or_else(|e| fail(&format!("{script}: {e}")));
         let samples = load(Path::new(wav));
         let started = Instant::now();
-        let segments = transcribe_chunks(&engine, &samples, &planner, &mut |_| {})
-            .unwrap_or_else(|e| fail(&e.to_string()));
+        let segments = match &live {
+            None => transcribe_chunks(&engine, &samples, &planner, "", &mut |_| {})
+                .unwrap_or_else(|e| fail(&e.to_string())),
+            Some(params) => live_segments(&engine, &samples, params, verbose),
+        };
         let elapsed = started.elapsed().as_secs_f64();
         let text = segments
             .iter()
@@ -191,4 +230,48 @@ fn main() {
         errors / words.max(1) as f64,
         found as f64 / total.max(1) as f64
     );
+}
+
+/// Transcribe as live dictation does: the live cutter's utterances, each on its own.
+fn live_segments(
+    engine: &WhisperTranscriber,
+    samples: &Samples16k,
+    params: &vad::LiveChunkParams,
+    verbose: bool,
+) -> Vec<notedraft::transcribe::Segment> {
+    let mut chunker = vad::LiveChunker::new(params.clone());
+    let mut cuts = Vec::new();
+    for piece in samples.as_slice().chunks(1_920) {
+        cuts.extend(chunker.push(piece));
+    }
+    cuts.extend(chunker.finish());
+    let mut out = Vec::new();
+    for cut in cuts {
+        let audio =
+            Samples16k::new(samples.as_slice()[cut.start as usize..cut.end as usize].to_vec());
+        let started = Instant::now();
+        let context = out
+            .iter()
+            .map(|s: &notedraft::transcribe::Segment| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let transcript = notedraft::transcribe::transcribe_after(engine, &audio, &context)
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        if verbose {
+            println!(
+                "   utterance {:6.2}-{:6.2} ({:4.1} s) decoded in {:.2} s",
+                cut.start as f64 / 16000.0,
+                cut.end as f64 / 16000.0,
+                audio.duration_s(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let offset = cut.start as f64 / 16000.0;
+        out.extend(transcript.segments.into_iter().map(|mut s| {
+            s.start_s += offset;
+            s.end_s += offset;
+            s
+        }));
+    }
+    out
 }

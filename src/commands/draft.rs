@@ -7,11 +7,10 @@ use anyhow::{Context, Result};
 
 use notedraft::config::Settings;
 use notedraft::error;
-use notedraft::note::draft::Draft;
 use notedraft::pipeline::{self, Speech};
-use notedraft::store::{self, DraftOrigin, DraftStore, SavedDraft};
+use notedraft::store::{self, DraftOrigin, DraftStore};
 
-use super::show;
+use super::{draft_summary as summary, show};
 use crate::cli::DraftArgs;
 
 pub fn run(args: DraftArgs, settings: &Settings) -> Result<ExitCode> {
@@ -72,33 +71,4 @@ fn stem_for(input: &Path) -> String {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
     )
-}
-
-/// What the clinician reads after drafting: where the draft is and what it still needs.
-fn summary(draft: &Draft, saved: &SavedDraft) -> String {
-    let mut out = format!("Unsigned draft written: {}\n", saved.markdown.display());
-    if let Some(edited) = &saved.edited_draft_kept {
-        out += &format!(
-            "Your edited draft {} was left as it is; the new one is beside it.\n",
-            edited.display()
-        );
-    }
-    if let Some(process) = &saved.process_note {
-        out += &format!(
-            "Private process note (kept out of the progress note): {}\n",
-            process.display()
-        );
-    }
-    match draft.flags.len() {
-        0 => {
-            out += "Nothing flagged for review. Read it through before you sign it in your records system.\n"
-        }
-        n => {
-            out += &format!("{n} thing(s) to check before signing:\n");
-            for flag in &draft.flags {
-                out += &format!("  - {}\n", flag.message);
-            }
-        }
-    }
-    out
 }

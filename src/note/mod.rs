@@ -173,6 +173,13 @@ pub fn prepare(sentences: &[Sentence], today: jiff::civil::Date) -> Prepared {
     }
 }
 
+/// Whether the dictation holds a spoken "end of dictation" (live recording stops on it).
+pub fn says_end_of_dictation(pieces: &[TimedText]) -> bool {
+    sentences::split(pieces)
+        .iter()
+        .any(|s| commands::read(s).command == Some(commands::Command::EndOfDictation))
+}
+
 /// Drafts a note with the embedded classifier.
 pub fn build_draft(request: &DraftRequest) -> Draft {
     build_draft_with(request, classify::model())

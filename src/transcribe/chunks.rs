@@ -38,6 +38,7 @@ pub fn transcribe_chunks(
     engine: &dyn ChunkTranscriber,
     audio: &Samples16k,
     speech: &dyn SpeechMap,
+    context: &str,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Segment>, TranscribeError> {
     let samples = audio.as_slice();
@@ -49,7 +50,8 @@ pub fn transcribe_chunks(
         .collect();
     let prompt_words = guards::normalized_words(engine.initial_prompt());
     let total = plan.len();
-    let mut out = Vec::new();
+    let mut out: Vec<Segment> = Vec::new();
+    let mut previous_text = context.to_string();
     on_progress(Progress {
         chunks_done: 0,
         chunks_total: total,
@@ -58,12 +60,20 @@ pub fn transcribe_chunks(
         let chunk = &samples[range.clone()];
         if speech.has_speech(chunk) {
             let offset_s = range.start as f64 / f64::from(WHISPER_RATE);
-            for raw in transcribe_one(engine, chunk, speech, &prompt_words)? {
+            let first_new = out.len();
+            for raw in transcribe_one(engine, chunk, speech, &prompt_words, &previous_text)? {
                 out.push(Segment {
                     start_s: offset_s + raw.start_s,
                     end_s: offset_s + raw.end_s.max(raw.start_s),
                     text: vocabulary::correct_clinical_spelling(raw.text.trim()),
                 });
+            }
+            if out.len() > first_new {
+                previous_text = out[first_new..]
+                    .iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
             }
         } else {
             tracing::debug!(?range, "no speech in chunk; not transcribed");
@@ -83,8 +93,9 @@ fn transcribe_one(
     chunk: &[f32],
     speech: &dyn SpeechMap,
     prompt_words: &[String],
+    context: &str,
 ) -> Result<Vec<RawSegment>, TranscribeError> {
-    let mut segments = engine.transcribe_chunk(chunk, Pass::First)?;
+    let mut segments = engine.transcribe_chunk(chunk, Pass::First, context)?;
     if !guards::find_loops(&segments).is_empty() {
         // The prompt repeated over and over means the model heard nothing it could write down
         // (measured on loud noise the voice detector took for speech); a retry only invents other text.
@@ -97,7 +108,8 @@ fn transcribe_one(
             return Ok(Vec::new());
         }
         tracing::debug!("repetition loop in a chunk; decoding it again");
-        segments = engine.transcribe_chunk(chunk, Pass::Retry)?;
+        // The retry starts afresh: carried text is one way into a loop.
+        segments = engine.transcribe_chunk(chunk, Pass::Retry, "")?;
         if !guards::find_loops(&segments).is_empty() {
             tracing::debug!("still looping after the retry; cutting the repeats");
             segments = guards::cut_loops(segments);
@@ -165,6 +177,7 @@ pub(crate) mod tests {
     pub(crate) struct Scripted {
         pub answers: Mutex<Vec<Vec<RawSegment>>>,
         pub calls: Mutex<Vec<(usize, Pass)>>,
+        pub contexts: Mutex<Vec<String>>,
         pub prompt: String,
     }
 
@@ -173,6 +186,7 @@ pub(crate) mod tests {
             Self {
                 answers: Mutex::new(answers.into_iter().rev().collect()),
                 calls: Mutex::new(Vec::new()),
+                contexts: Mutex::new(Vec::new()),
                 prompt: "Psychotherapy progress note with terms such as PHQ-9, GAD-7, CBT and sertraline. \
                          The client denies SI and HI."
                     .to_string(),
@@ -188,8 +202,10 @@ pub(crate) mod tests {
             &self,
             audio: &[f32],
             pass: Pass,
+            context: &str,
         ) -> Result<Vec<RawSegment>, TranscribeError> {
             self.calls.lock().unwrap().push((audio.len(), pass));
+            self.contexts.lock().unwrap().push(context.to_string());
             self.answers
                 .lock()
                 .unwrap()
@@ -229,7 +245,7 @@ pub(crate) mod tests {
     }
 
     fn run(engine: &Scripted, samples: &Samples16k, plan: Vec<Range<usize>>) -> Vec<Segment> {
-        transcribe_chunks(engine, samples, &LoudIsSpeech { plan }, &mut |_| {}).unwrap()
+        transcribe_chunks(engine, samples, &LoudIsSpeech { plan }, "", &mut |_| {}).unwrap()
     }
 
     #[test]
@@ -359,6 +375,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn each_chunk_is_told_what_the_one_before_it_said_and_a_retry_starts_afresh() {
+        let samples = audio(&[(5.0, true), (1.0, false), (5.0, true)]);
+        let looping =
+            " Mood is low. Mood is low. Mood is low. Mood is low. Mood is low. Mood is low.";
+        let engine = Scripted::new(vec![
+            vec![raw(0.0, 4.0, " She slept better.")],
+            vec![raw(0.0, 5.0, looping)],
+            vec![raw(0.0, 4.0, " Mood is low.")],
+        ]);
+        let mut seen = |_| {};
+        let got = transcribe_chunks(
+            &engine,
+            &samples,
+            &LoudIsSpeech {
+                plan: vec![0..5 * RATE, 6 * RATE..11 * RATE],
+            },
+            "Subjective.",
+            &mut seen,
+        )
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            *engine.contexts.lock().unwrap(),
+            vec!["Subjective.", "She slept better.", ""]
+        );
+    }
+
+    #[test]
     fn progress_counts_every_chunk() {
         let samples = audio(&[(3.0, true), (3.0, false)]);
         let engine = Scripted::new(vec![vec![raw(0.0, 2.0, " Mood is euthymic.")]]);
@@ -369,6 +413,7 @@ pub(crate) mod tests {
             &LoudIsSpeech {
                 plan: vec![0..3 * RATE, 3 * RATE..6 * RATE],
             },
+            "",
             &mut |p| seen.push(p),
         )
         .unwrap();
@@ -387,6 +432,7 @@ pub(crate) mod tests {
             &LoudIsSpeech {
                 plan: vec![0..3 * RATE],
             },
+            "",
             &mut |_| {},
         )
         .unwrap_err();

@@ -61,10 +61,13 @@ pub struct TranscribeOptions {
 ///
 /// The real implementation is [`whisper::WhisperTranscriber`]; unit tests substitute a scripted one.
 pub trait ChunkTranscriber: Send + Sync {
+    /// `context` is what was recognised just before this audio (empty when nothing was): the
+    /// engine may use it, as Whisper does its prompt, to carry the thread of the dictation over.
     fn transcribe_chunk(
         &self,
         audio: &[f32],
         pass: Pass,
+        context: &str,
     ) -> Result<Vec<RawSegment>, TranscribeError>;
     /// Short name of the model, as shown to the clinician and recorded in the draft.
     fn model_name(&self) -> &str;
@@ -122,13 +125,27 @@ pub fn transcribe(
     transcribe_with_progress(engine, audio, &mut |_| {})
 }
 
+/// [`transcribe`] for audio that follows on from `context`, the text recognised just before it
+/// (live dictation transcribes one utterance at a time).
+pub fn transcribe_after(
+    engine: &dyn ChunkTranscriber,
+    audio: &Samples16k,
+    context: &str,
+) -> Result<Transcript, TranscribeError> {
+    let segments = chunks::transcribe_chunks(engine, audio, &VoiceDetector, context, &mut |_| {})?;
+    Ok(Transcript {
+        segments,
+        duration_s: audio.duration_s(),
+    })
+}
+
 /// [`transcribe`], reporting after each chunk so that a driver can show progress.
 pub fn transcribe_with_progress(
     engine: &dyn ChunkTranscriber,
     audio: &Samples16k,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Transcript, TranscribeError> {
-    let segments = chunks::transcribe_chunks(engine, audio, &VoiceDetector, on_progress)?;
+    let segments = chunks::transcribe_chunks(engine, audio, &VoiceDetector, "", on_progress)?;
     Ok(Transcript {
         segments,
         duration_s: audio.duration_s(),

@@ -21,9 +21,6 @@ use crate::audio::WHISPER_RATE;
 /// Whisper's encoder works on 30-second windows of 1500 frames: 50 frames per second of audio.
 const ENCODER_FRAMES_PER_S: f64 = 50.0;
 const MAX_AUDIO_CTX: i32 = 1500;
-/// Whisper answers poorly (and whisper.cpp skips input under 0.1 s) on very short audio, so shorter
-/// chunks are padded with silence to this length.
-const MIN_CHUNK_SAMPLES: usize = WHISPER_RATE as usize;
 
 /// A Whisper model loaded once and shared by every transcription job.
 pub struct WhisperModel {
@@ -137,6 +134,18 @@ pub struct DecodeTuning {
     pub temperature_fallback: bool,
     /// Suppress non-speech tokens (music notes, bracketed sound labels) while decoding.
     pub suppress_non_speech: bool,
+    /// Shorter chunks are padded with silence to this many seconds: with a window trimmed to a few
+    /// seconds of speech Whisper often loops or garbles the words.
+    pub min_chunk_s: f64,
+    /// Text tokens allowed per second of audio (plus a few): far more than anyone dictates, so a
+    /// decoder stuck repeating itself stops early instead of filling its whole window.
+    pub max_tokens_per_s: Option<f64>,
+    /// How much of the text recognised just before a chunk is added after the prompt (characters,
+    /// cut at a word); 0 leaves it out.
+    pub context_chars: usize,
+    /// Silence put before each chunk. 0.3 s measured no better on whole files (WER 0.085 against
+    /// 0.086) and worse live (0.117 against 0.102), so none is put by default.
+    pub lead_in_s: f64,
 }
 
 impl Default for DecodeTuning {
@@ -146,6 +155,10 @@ impl Default for DecodeTuning {
             audio_ctx_margin_frames: Some(64),
             temperature_fallback: false,
             suppress_non_speech: true,
+            min_chunk_s: 6.0,
+            max_tokens_per_s: Some(8.0),
+            context_chars: 0,
+            lead_in_s: 0.0,
         }
     }
 }
@@ -167,7 +180,13 @@ impl WhisperTranscriber {
         }
     }
 
-    fn params(&self, pass: Pass, chunk_samples: usize) -> FullParams<'_, '_> {
+    fn params<'p>(
+        &'p self,
+        pass: Pass,
+        chunk_samples: usize,
+        speech_samples: usize,
+        prompt: &'p str,
+    ) -> FullParams<'p, 'p> {
         let beam = match pass {
             Pass::First => self.options.beam_size.filter(|&n| n > 1),
             // A different search is the most reliable way out of a repetition loop.
@@ -195,11 +214,15 @@ impl WhisperTranscriber {
         let fallback = self.tuning.temperature_fallback || pass == Pass::Retry;
         params.set_temperature(0.0);
         params.set_temperature_inc(if fallback { 0.2 } else { 0.0 });
+        if let Some(per_s) = self.tuning.max_tokens_per_s {
+            let speech_s = speech_samples as f64 / f64::from(WHISPER_RATE);
+            params.set_max_tokens(clamp_i32((speech_s * per_s).ceil() as usize + 8));
+        }
         if let Some(margin) = self.tuning.audio_ctx_margin_frames {
             params.set_audio_ctx(audio_ctx_for(chunk_samples, margin));
         }
-        if !self.options.initial_prompt.trim().is_empty() {
-            params.set_initial_prompt(&self.options.initial_prompt);
+        if !prompt.trim().is_empty() {
+            params.set_initial_prompt(prompt);
         }
         params
     }
@@ -233,25 +256,79 @@ impl WhisperTranscriber {
     }
 }
 
+impl DecodeTuning {
+    /// For live dictation, decoded an utterance at a time: each utterance is told what was said
+    /// before it. On four espeak-ng dictations (4.6 minutes, base) utterances cut at sentence
+    /// pauses after 6 s gave WER 0.110 with 250 characters of that context, 0.149 without; whole
+    /// recordings gained nothing from it (0.092 against 0.097, and tiny.en lost).
+    pub fn live() -> Self {
+        Self {
+            context_chars: 250,
+            ..Self::default()
+        }
+    }
+}
+
+impl WhisperTranscriber {
+    /// The clinical prompt, then the end of what was said just before (as much as the tuning allows).
+    fn prompt_with(&self, context: &str) -> String {
+        let prompt = self.options.initial_prompt.trim();
+        let context = context.trim();
+        if self.tuning.context_chars == 0 || context.is_empty() {
+            return prompt.to_string();
+        }
+        let tail = last_words(context, self.tuning.context_chars);
+        if prompt.is_empty() {
+            tail.to_string()
+        } else {
+            format!("{prompt} {tail}")
+        }
+    }
+}
+
+/// The end of `text`, at most `max_chars` long, starting at a word.
+fn last_words(text: &str, max_chars: usize) -> &str {
+    let count = text.chars().count();
+    if count <= max_chars {
+        return text;
+    }
+    let skip = count - max_chars;
+    let cut = text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
+    let rest = &text[cut..];
+    match rest.find(char::is_whitespace) {
+        Some(space) if !text[..cut].ends_with(char::is_whitespace) => rest[space..].trim_start(),
+        _ => rest.trim_start(),
+    }
+}
+
 impl ChunkTranscriber for WhisperTranscriber {
     fn transcribe_chunk(
         &self,
         audio: &[f32],
         pass: Pass,
+        context: &str,
     ) -> Result<Vec<RawSegment>, TranscribeError> {
         let padded;
-        let samples = if audio.len() < MIN_CHUNK_SAMPLES {
-            let mut v = audio.to_vec();
-            v.resize(MIN_CHUNK_SAMPLES, 0.0);
+        let min_samples = (self.tuning.min_chunk_s.max(0.1) * f64::from(WHISPER_RATE)) as usize;
+        let lead_in = (self.tuning.lead_in_s.max(0.0) * f64::from(WHISPER_RATE)) as usize;
+        let samples = if audio.len() + lead_in < min_samples || lead_in > 0 {
+            let mut v = vec![0.0; lead_in];
+            v.extend_from_slice(audio);
+            v.resize(v.len().max(min_samples), 0.0);
             padded = v;
             &padded[..]
         } else {
             audio
         };
-        let chunk_s = samples.len() as f64 / f64::from(WHISPER_RATE);
+        // Times are given on the chunk's own timeline: the lead-in is taken off, the padding cut.
+        let chunk_s = audio.len() as f64 / f64::from(WHISPER_RATE);
+        let lead_in_s = lead_in as f64 / f64::from(WHISPER_RATE);
         let mut state = self.model.context.create_state().map_err(engine_error)?;
         state
-            .full(self.params(pass, samples.len()), samples)
+            .full(
+                self.params(pass, samples.len(), audio.len(), &self.prompt_with(context)),
+                samples,
+            )
             .map_err(engine_error)?;
         let no_speech_prob = self.no_speech_probability(&mut state)?;
         let eot = self.model.context.token_eot();
@@ -263,8 +340,8 @@ impl ChunkTranscriber for WhisperTranscriber {
             } else {
                 // whisper.cpp times are in hundredths of a second.
                 (
-                    segment.start_timestamp() as f64 / 100.0,
-                    segment.end_timestamp() as f64 / 100.0,
+                    segment.start_timestamp() as f64 / 100.0 - lead_in_s,
+                    segment.end_timestamp() as f64 / 100.0 - lead_in_s,
                 )
             };
             let mut logprob_sum = 0.0f64;
