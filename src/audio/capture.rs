@@ -294,10 +294,10 @@ impl Capture {
     /// Stop the device. Sound recorded before this call can still be read.
     pub fn stop(&mut self) {
         self.stop.take();
-        if let Some(worker) = self.worker.take() {
-            if worker.join().is_err() {
-                tracing::warn!("the microphone thread ended abnormally");
-            }
+        if let Some(worker) = self.worker.take()
+            && worker.join().is_err()
+        {
+            tracing::warn!("the microphone thread ended abnormally");
         }
     }
 }
@@ -394,13 +394,12 @@ fn probe_devices(host: &cpal::Host) -> Vec<Probed> {
         }
     };
     let default = host.default_input_device();
-    if let Some(default) = &default {
-        if !candidates
+    if let Some(default) = &default
+        && !candidates
             .iter()
             .any(|d| device_id(d) == device_id(default))
-        {
-            candidates.push(default.clone());
-        }
+    {
+        candidates.push(default.clone());
     }
     let default_id = default.as_ref().map(device_id);
     let default_identity = default_id.as_deref().and_then(backend::identity);

@@ -836,7 +836,7 @@ impl Planner<'_> {
             Role::Conv => GgmlType::F16,
             Role::Matrix => self.matrix_type,
         };
-        if ggml_type == GgmlType::Q8_0 && ne[0] % Q8_0_BLOCK as u64 != 0 {
+        if ggml_type == GgmlType::Q8_0 && !ne[0].is_multiple_of(Q8_0_BLOCK as u64) {
             return Err(ConvertError::UnsupportedModel {
                 path: self.path.to_path_buf(),
                 detail: format!(

@@ -657,53 +657,54 @@ fn read_window(ws: &[String], start: usize, end: usize) -> (Vec<(u32, Role)>, Op
     let mut i = start;
     while i < end {
         let w = ws[i].as_str();
-        if matches!(w, "item" | "question" | "q") {
-            if let Some((n, used, _)) = number_at(ws, i + 1) {
-                let after = i + 1 + used;
-                let (value, next) = item_value(ws, after, end);
-                let before = if i > start { ws[i - 1].as_str() } else { "" };
-                let before2 = if i > start + 1 {
-                    ws[i - 2].as_str()
-                } else {
-                    ""
-                };
-                let said_before = match (before2, before) {
-                    (_, "endorsed" | "endorses" | "endorsing") | ("positive", "on") => Some(true),
-                    (_, "denied" | "denies" | "denying") | ("negative", "on") | ("zero", "on") => {
-                        Some(false)
-                    }
-                    _ => {
-                        // "scored 1 on item 9"
-                        if before == "on" && i >= start + 2 {
-                            number_at(ws, i - 2).map(|(v, _, _)| v > 0)
-                        } else {
-                            None
-                        }
-                    }
-                };
-                if n == 9 {
-                    item9 = said_before.or(value);
+        if matches!(w, "item" | "question" | "q")
+            && let Some((n, used, _)) = number_at(ws, i + 1)
+        {
+            let after = i + 1 + used;
+            let (value, next) = item_value(ws, after, end);
+            let before = if i > start { ws[i - 1].as_str() } else { "" };
+            let before2 = if i > start + 1 {
+                ws[i - 2].as_str()
+            } else {
+                ""
+            };
+            let said_before = match (before2, before) {
+                (_, "endorsed" | "endorses" | "endorsing") | ("positive", "on") => Some(true),
+                (_, "denied" | "denies" | "denying") | ("negative", "on") | ("zero", "on") => {
+                    Some(false)
                 }
-                // A number before "on item 9" belongs to the item, not the total.
-                if said_before.is_some()
-                    && before == "on"
-                    && numbers
-                        .last()
-                        .is_some_and(|_| i >= 2 && number_at(ws, i - 2).is_some())
-                {
-                    numbers.pop();
+                _ => {
+                    // "scored 1 on item 9"
+                    if before == "on" && i >= start + 2 {
+                        number_at(ws, i - 2).map(|(v, _, _)| v > 0)
+                    } else {
+                        None
+                    }
                 }
-                i = next.max(after);
-                last_number_end = i;
-                continue;
+            };
+            if n == 9 {
+                item9 = said_before.or(value);
             }
+            // A number before "on item 9" belongs to the item, not the total.
+            if said_before.is_some()
+                && before == "on"
+                && numbers
+                    .last()
+                    .is_some_and(|_| i >= 2 && number_at(ws, i - 2).is_some())
+            {
+                numbers.pop();
+            }
+            i = next.max(after);
+            last_number_end = i;
+            continue;
         }
-        if w == "out" && ws.get(i + 1).is_some_and(|x| x == "of") {
-            if let Some((_, used, _)) = number_at(ws, i + 2) {
-                i += 2 + used;
-                last_number_end = i;
-                continue;
-            }
+        if w == "out"
+            && ws.get(i + 1).is_some_and(|x| x == "of")
+            && let Some((_, used, _)) = number_at(ws, i + 2)
+        {
+            i += 2 + used;
+            last_number_end = i;
+            continue;
         }
         if let Some((v, used, ordinal)) = number_at(ws, i) {
             let next = ws.get(i + used).map(String::as_str).unwrap_or("");
