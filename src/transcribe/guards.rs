@@ -185,6 +185,9 @@ pub struct Loop {
     pub start: usize,
     pub unit: usize,
     pub copies: usize,
+    /// Words of one more, unfinished copy at the very end (the decoder was stopped mid-copy by
+    /// its length limit); they go with the loop.
+    pub tail: usize,
 }
 
 /// Find repetition loops across the segments of one chunk (loops often run from one segment into
@@ -245,24 +248,46 @@ fn scan(words: &[String], kind: LoopKind) -> Vec<Loop> {
             {
                 copies += 1;
             }
+            // A copy cut off by the end of the text counts when it reaches the end: the decoder
+            // was stopped mid-loop by its length limit.
+            let after = i + copies * unit;
+            let tail = if copies >= 2 && after < words.len() && words.len() - after < unit {
+                let rest = &words[after..];
+                // Two copies and a fragment need a fragment of some length to be believed.
+                let least = if copies >= LOOP_MIN_COPIES {
+                    1
+                } else {
+                    3.min(unit)
+                };
+                if rest.len() >= least && rest == &first[..rest.len()] {
+                    rest.len()
+                } else {
+                    0
+                }
+            } else {
+                0
+            };
+            let counted = copies + usize::from(tail > 0);
             let qualifies = match kind {
                 LoopKind::Repeated => {
-                    copies >= LOOP_MIN_COPIES && unit * (copies - 1) >= LOOP_MIN_EXTRA_WORDS
+                    counted >= LOOP_MIN_COPIES && unit * (copies - 1) + tail >= LOOP_MIN_EXTRA_WORDS
                 }
                 LoopKind::Doubled => copies >= 2,
             };
-            if qualifies && best.is_none_or(|b| unit * copies > b.unit * b.copies) {
+            let covered = unit * copies + tail;
+            if qualifies && best.is_none_or(|b| covered > b.unit * b.copies + b.tail) {
                 best = Some(Loop {
                     start: i,
                     unit,
                     copies,
+                    tail,
                 });
             }
         }
         match best {
             Some(found) => {
                 loops.push(found);
-                i += found.unit * found.copies;
+                i += found.unit * found.copies + found.tail;
             }
             None => i += 1,
         }
@@ -274,7 +299,7 @@ fn scan(words: &[String], kind: LoopKind) -> Vec<Loop> {
 fn kept_after(len: usize, loops: &[Loop]) -> Vec<bool> {
     let mut keep = vec![true; len];
     for l in loops {
-        keep[l.start + l.unit..l.start + l.unit * l.copies].fill(false);
+        keep[l.start + l.unit..l.start + l.unit * l.copies + l.tail].fill(false);
     }
     keep
 }
@@ -492,8 +517,31 @@ mod tests {
             vec![Loop {
                 start: 0,
                 unit: 9,
-                copies: 3
+                copies: 3,
+                tail: 0
             }]
+        );
+    }
+
+    #[test]
+    fn a_loop_cut_short_by_the_length_limit_is_still_a_loop_and_is_cut_whole() {
+        let looped = [seg(
+            " She said she finally told her sister how she felt. She said she finally told her sister how she felt. She said she finally told",
+            0.0,
+        )];
+        assert_eq!(
+            find_loops(&looped),
+            vec![Loop {
+                start: 0,
+                unit: 10,
+                copies: 2,
+                tail: 5
+            }]
+        );
+        let cut = cut_loops(looped.to_vec());
+        assert_eq!(
+            cut[0].text.trim(),
+            "She said she finally told her sister how she felt."
         );
     }
 
@@ -561,9 +609,10 @@ mod tests {
             " mood was dysthymic,".repeat(33)
         );
         let cut = cut_loops(vec![seg(&text, 0.0)]);
+        // The unfinished copy at the end goes with the rest.
         assert_eq!(
             cut[0].text,
-            " The client denies SI and HI. Affect was euthymic, mood was dysthymic, mood was"
+            " The client denies SI and HI. Affect was euthymic, mood was dysthymic,"
         );
     }
 

@@ -175,7 +175,7 @@ pub fn plugin_library() -> &'static Path {
 pub fn speak(text: &str, rate: u32, channels: u16, out: &Path) {
     let spoken = out.with_extension("espeak.wav");
     let status = Command::new("espeak-ng")
-        .args(["-s", "160", "-w"])
+        .args(["-v", "en-us", "-s", "160", "-w"])
         .arg(&spoken)
         .arg(text)
         .status()
