@@ -321,6 +321,7 @@ const END_OF_DICTATION: &[&[&str]] = &[
     &["end", "dictation"],
     // How Whisper sometimes hears "end of dictation".
     &["end", "on", "dictation"],
+    &["ended", "dictation"],
     &["and", "of", "dictation"],
     &["end", "of", "dictations"],
     &["end", "of", "note"],
