@@ -64,6 +64,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => commands::eval::run(args),
         Command::Record(args) => commands::record::run(args, &settings, &config_path),
         Command::Recover(args) => commands::recover::run(args, &settings),
-        other => anyhow::bail!("this command is not available yet: {other:?}"),
+        Command::Batch(args) => commands::batch::run(args, &settings),
     }
 }

@@ -130,6 +130,12 @@ impl Speech {
     }
 }
 
+/// The name of the model the settings choose, as drafts record it, without loading it.
+pub fn model_name(settings: &Settings) -> Result<String, PipelineError> {
+    let resolved = catalog::resolve(settings.model.as_deref())?;
+    Ok(fix_name(&resolved))
+}
+
 /// A recording read from disk and transcribed.
 pub struct HeardFile {
     pub info: AudioInfo,
@@ -138,8 +144,18 @@ pub struct HeardFile {
 
 /// Read any supported recording and transcribe it.
 pub fn transcribe_file(speech: &Speech, path: &Path) -> Result<HeardFile, PipelineError> {
+    transcribe_file_with_progress(speech, path, &mut |_| {})
+}
+
+/// [`transcribe_file`], telling after each piece how far it has got.
+pub fn transcribe_file_with_progress(
+    speech: &Speech,
+    path: &Path,
+    on_progress: &mut dyn FnMut(transcribe::Progress),
+) -> Result<HeardFile, PipelineError> {
     let (samples, info) = audio::load_file(path)?;
-    let transcript = speech.transcribe(&samples)?;
+    let engine = WhisperTranscriber::new(Arc::clone(&speech.model), speech.options.clone());
+    let transcript = transcribe::transcribe_with_progress(&engine, &samples, on_progress)?;
     Ok(HeardFile { info, transcript })
 }
 

@@ -1,5 +1,6 @@
 //! One module per command: each turns settings and arguments into calls on the library and output.
 
+pub mod batch;
 pub mod devices;
 pub mod draft;
 pub mod eval;

@@ -138,6 +138,8 @@ pub enum FlagCode {
     MissingSessionInfo,
     #[serde(rename = "score-out-of-range")]
     ScoreOutOfRange,
+    #[serde(rename = "late-note")]
+    LateNote,
 }
 
 impl FlagCode {
@@ -151,6 +153,7 @@ impl FlagCode {
             FlagCode::MissingInterventions => "missing-interventions",
             FlagCode::MissingSessionInfo => "missing-session-info",
             FlagCode::ScoreOutOfRange => "score-out-of-range",
+            FlagCode::LateNote => "late-note",
         }
     }
 }
@@ -169,6 +172,9 @@ pub struct Draft {
     pub status: Status,
     pub format: NoteFormat,
     pub created_at: jiff::Timestamp,
+    /// When the dictation was recorded, where known (a memo's metadata or file time).
+    #[serde(default)]
+    pub recorded_at: Option<jiff::Timestamp>,
     pub source: Source,
     pub session: SessionHeader,
     /// Every section of the format, in order, even when empty.
@@ -210,6 +216,7 @@ mod tests {
             status: Status::Unsigned,
             format: NoteFormat::Soap,
             created_at: "2026-03-04T17:05:00Z".parse().unwrap(),
+            recorded_at: None,
             source: Source {
                 kind: SourceKind::Text,
                 path: "/tmp/jd.txt".into(),

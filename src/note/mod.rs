@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use classify::{Item, Model, Slot};
 use commands::{Fate, Heading, Line, Omission, Private};
 use draft::{
-    Draft, ExcludedReason, ExcludedSentence, PlacedSentence, SectionDraft, SessionHeader, Source,
-    SpokenSentence, Status,
+    Draft, ExcludedReason, ExcludedSentence, Flag, FlagCode, PlacedSentence, SectionDraft,
+    SessionHeader, Source, SpokenSentence, Status,
 };
 use sentences::Sentence;
 use session::SessionFields;
@@ -170,6 +170,34 @@ pub fn prepare(sentences: &[Sentence], today: jiff::civil::Date) -> Prepared {
         lines,
         destinations,
         session: header_fields,
+    }
+}
+
+/// A note is due this long after the session (the 24-hour rule).
+pub const NOTE_DUE_HOURS: i64 = 24;
+
+/// Record when the dictation was made and, if that was more than a day before `now`, flag the
+/// note as late (it is due within 24 hours of the session).
+pub fn mark_recorded(draft: &mut Draft, recorded_at: jiff::Timestamp, now: jiff::Timestamp) {
+    draft.recorded_at = Some(recorded_at);
+    draft.flags.retain(|f| f.code != FlagCode::LateNote);
+    let age_s = now.as_second() - recorded_at.as_second();
+    if age_s > NOTE_DUE_HOURS * 3600 {
+        let hours = age_s / 3600;
+        let age = if hours >= 48 {
+            format!("{} days", hours / 24)
+        } else {
+            format!("{hours} hours")
+        };
+        draft.flags.insert(
+            0,
+            Flag {
+                code: FlagCode::LateNote,
+                message: format!(
+                    "This memo was recorded {age} ago: progress notes are due within 24 hours of the session. Finish and sign this note first."
+                ),
+            },
+        );
     }
 }
 
@@ -324,6 +352,7 @@ pub fn build_draft_with(request: &DraftRequest, model: &Model) -> Draft {
         status: Status::Unsigned,
         format,
         created_at: request.created_at,
+        recorded_at: None,
         source: request.source.clone(),
         session: header,
         sections,

@@ -61,6 +61,7 @@ pub fn markdown(draft: &Draft) -> String {
     let _ = writeln!(out, "## Session\n");
     let s = &draft.session;
     let mut header: Vec<String> = Vec::new();
+
     if let Some(c) = &s.client {
         header.push(format!("Client: {c}"));
     }
@@ -91,6 +92,13 @@ pub fn markdown(draft: &Draft) -> String {
             let _ = writeln!(out, "- {h}");
         }
         out.push('\n');
+    }
+    if let Some(recorded) = draft.recorded_at {
+        let _ = writeln!(
+            out,
+            "Recorded {}.\n",
+            recorded.strftime("%Y-%m-%d %H:%M UTC")
+        );
     }
 
     for section in &draft.sections {
