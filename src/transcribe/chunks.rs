@@ -61,7 +61,15 @@ pub fn transcribe_chunks(
         if speech.has_speech(chunk) {
             let offset_s = range.start as f64 / f64::from(WHISPER_RATE);
             let first_new = out.len();
-            for raw in transcribe_one(engine, chunk, speech, &prompt_words, &previous_text)? {
+            let started = std::time::Instant::now();
+            let decoded = transcribe_one(engine, chunk, speech, &prompt_words, &previous_text)?;
+            tracing::debug!(
+                start_s = offset_s,
+                length_s = chunk.len() as f64 / f64::from(WHISPER_RATE),
+                decode_s = started.elapsed().as_secs_f64(),
+                "chunk decoded"
+            );
+            for raw in decoded {
                 out.push(Segment {
                     start_s: offset_s + raw.start_s,
                     end_s: offset_s + raw.end_s.max(raw.start_s),
