@@ -62,7 +62,8 @@ pub fn transcribe_chunks(
             let offset_s = range.start as f64 / f64::from(WHISPER_RATE);
             let first_new = out.len();
             let started = std::time::Instant::now();
-            let decoded = transcribe_one(engine, chunk, speech, &prompt_words, &previous_text)?;
+            let decoded =
+                transcribe_covering(engine, chunk, speech, &prompt_words, &previous_text)?;
             tracing::debug!(
                 start_s = offset_s,
                 length_s = chunk.len() as f64 / f64::from(WHISPER_RATE),
@@ -94,15 +95,65 @@ pub fn transcribe_chunks(
     Ok(out)
 }
 
-/// One chunk through the model and the guards: a looping result is decoded once more the other
-/// way, and if that loops too its repeats are cut.
-fn transcribe_one(
+/// Decoding passes one chunk may take: the first, and a few more for speech after where it stopped.
+const MAX_PASSES_PER_CHUNK: usize = 3;
+
+/// One chunk, all of it: the model decodes the chunk in one window and may stop before its end
+/// (its last timestamp before a tail of silence, or text cut short). What is left after that point
+/// is decoded again only if the voice detector hears speech there, so silence costs nothing and
+/// no words are skipped.
+fn transcribe_covering(
     engine: &dyn ChunkTranscriber,
     chunk: &[f32],
     speech: &dyn SpeechMap,
     prompt_words: &[String],
     context: &str,
 ) -> Result<Vec<RawSegment>, TranscribeError> {
+    let rate = f64::from(WHISPER_RATE);
+    let mut out = Vec::new();
+    let mut from = 0usize;
+    let mut context = context.to_string();
+    for _ in 0..MAX_PASSES_PER_CHUNK {
+        let part = &chunk[from..];
+        let (segments, covered_s) = transcribe_one(engine, part, speech, prompt_words, &context)?;
+        let offset_s = from as f64 / rate;
+        if !segments.is_empty() {
+            context = segments
+                .iter()
+                .map(|s| s.text.trim())
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        out.extend(segments.into_iter().map(|s| RawSegment {
+            start_s: s.start_s + offset_s,
+            end_s: s.end_s + offset_s,
+            ..s
+        }));
+        // The model's last timestamp is only roughly placed: the end of its last word is not news.
+        let covered = ((covered_s * rate) as usize).min(part.len());
+        let listen_from = (((covered_s + SPEECH_CHECK_SLACK_S) * rate) as usize).min(part.len());
+        if covered == 0 || !speech.has_speech(&part[listen_from..]) {
+            break;
+        }
+        tracing::debug!(
+            from_s = offset_s + covered_s,
+            "speech after where the model stopped; decoding the rest of the chunk"
+        );
+        from += covered;
+    }
+    Ok(out)
+}
+
+/// One window through the model and the guards: a looping result is decoded once more the other
+/// way, and if that loops too its repeats are cut. Also returns how far into `chunk` the model's
+/// segments reached, dropped ones included.
+fn transcribe_one(
+    engine: &dyn ChunkTranscriber,
+    chunk: &[f32],
+    speech: &dyn SpeechMap,
+    prompt_words: &[String],
+    context: &str,
+) -> Result<(Vec<RawSegment>, f64), TranscribeError> {
     let mut segments = engine.transcribe_chunk(chunk, Pass::First, context)?;
     if !guards::find_loops(&segments).is_empty() {
         // The prompt repeated over and over means the model heard nothing it could write down
@@ -113,7 +164,7 @@ fn transcribe_one(
             .collect();
         if guards::is_prompt_echo(&looped_words, prompt_words) {
             tracing::debug!("the chunk gave only the prompt, repeated; no speech taken from it");
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0.0));
         }
         tracing::debug!("repetition loop in a chunk; decoding it again");
         // The retry starts afresh: carried text is one way into a loop.
@@ -123,7 +174,8 @@ fn transcribe_one(
             segments = guards::cut_loops(segments);
         }
     }
-    Ok(segments
+    let covered_s = segments.iter().map(|s| s.end_s).fold(0.0, f64::max);
+    let kept = segments
         .into_iter()
         .filter(|segment| {
             let over_speech = speech.has_speech(segment_audio(chunk, segment));
@@ -135,7 +187,8 @@ fn transcribe_one(
                 }
             }
         })
-        .collect())
+        .collect();
+    Ok((kept, covered_s))
 }
 
 fn log_drop(reason: Dropped, segment: &RawSegment) {
@@ -260,8 +313,8 @@ pub(crate) mod tests {
     fn segment_times_are_moved_to_the_whole_file() {
         let samples = audio(&[(10.0, true), (5.0, false), (10.0, true)]);
         let engine = Scripted::new(vec![
-            vec![raw(0.0, 4.0, " First part.")],
-            vec![raw(1.0, 3.5, " Second part.")],
+            vec![raw(0.0, 9.8, " First part.")],
+            vec![raw(1.0, 9.6, " Second part.")],
         ]);
         let segments = run(&engine, &samples, vec![0..10 * RATE, 15 * RATE..25 * RATE]);
         assert_eq!(
@@ -269,12 +322,12 @@ pub(crate) mod tests {
             vec![
                 Segment {
                     start_s: 0.0,
-                    end_s: 4.0,
+                    end_s: 9.8,
                     text: "First part.".into()
                 },
                 Segment {
                     start_s: 16.0,
-                    end_s: 18.5,
+                    end_s: 24.6,
                     text: "Second part.".into()
                 },
             ]
@@ -319,7 +372,7 @@ pub(crate) mod tests {
             .collect();
         let engine = Scripted::new(vec![
             looped,
-            vec![raw(0.0, 19.0, " She has been engaged in treatment.")],
+            vec![raw(0.0, 19.8, " She has been engaged in treatment.")],
         ]);
         let segments = run(&engine, &samples, vec![0..20 * RATE]);
         assert_eq!(
@@ -344,21 +397,77 @@ pub(crate) mod tests {
                 })
                 .collect()
         };
-        let engine = Scripted::new(vec![looped(), looped()]);
+        // After the cut, what the loop covered up is decoded again from where the sentence ended.
+        let engine = Scripted::new(vec![
+            looped(),
+            looped(),
+            vec![raw(0.0, 16.8, " Mood is low.")],
+        ]);
         let segments = run(&engine, &samples, vec![0..20 * RATE]);
-        assert_eq!(engine.calls().len(), 2);
-        assert_eq!(segments.len(), 1);
+        assert_eq!(
+            engine.calls(),
+            vec![
+                (20 * RATE, Pass::First),
+                (20 * RATE, Pass::Retry),
+                (17 * RATE, Pass::First)
+            ]
+        );
+        assert_eq!(segments.len(), 2);
         assert_eq!(
             segments[0].text,
             "She has been engaged in a high-level situation."
         );
         assert_eq!(segments[0].end_s, 3.0);
+        assert_eq!((segments[1].start_s, segments[1].end_s), (3.0, 19.8));
+    }
+
+    #[test]
+    fn speech_after_where_the_model_stopped_is_decoded_too() {
+        let samples = audio(&[(20.0, true)]);
+        let engine = Scripted::new(vec![
+            vec![raw(0.0, 12.0, " She slept better.")],
+            vec![raw(0.5, 7.9, " Mood is low.")],
+        ]);
+        let segments = run(&engine, &samples, vec![0..20 * RATE]);
+        assert_eq!(
+            engine.calls(),
+            vec![(20 * RATE, Pass::First), (8 * RATE, Pass::First)]
+        );
+        assert_eq!(
+            *engine.contexts.lock().unwrap(),
+            vec!["", "She slept better."]
+        );
+        let times: Vec<(f64, f64)> = segments.iter().map(|s| (s.start_s, s.end_s)).collect();
+        assert_eq!(times, vec![(0.0, 12.0), (12.5, 19.9)]);
+    }
+
+    #[test]
+    fn silence_after_the_last_words_of_a_chunk_costs_no_second_call() {
+        let samples = audio(&[(4.0, true), (6.0, false)]);
+        let engine = Scripted::new(vec![vec![raw(0.0, 3.7, " Affect was bright.")]]);
+        let segments = run(&engine, &samples, vec![0..10 * RATE]);
+        assert_eq!(segments.len(), 1);
+        assert_eq!(engine.calls(), vec![(10 * RATE, Pass::First)]);
+    }
+
+    #[test]
+    fn a_model_that_keeps_stopping_early_gets_a_bounded_number_of_passes() {
+        let samples = audio(&[(20.0, true)]);
+        let engine = Scripted::new(vec![
+            vec![raw(0.0, 2.0, " One.")],
+            vec![raw(0.0, 2.0, " Two.")],
+            vec![raw(0.0, 2.0, " Three.")],
+        ]);
+        let segments = run(&engine, &samples, vec![0..20 * RATE]);
+        assert_eq!(engine.calls().len(), MAX_PASSES_PER_CHUNK);
+        assert_eq!(segments.len(), 3);
+        assert_eq!(segments[2].start_s, 4.0);
     }
 
     #[test]
     fn prompt_echo_and_high_no_speech_segments_are_dropped() {
         let samples = audio(&[(10.0, true)]);
-        let mut unsure = raw(5.0, 9.0, " And the session ended.");
+        let mut unsure = raw(5.0, 9.8, " And the session ended.");
         unsure.no_speech_prob = 0.93;
         unsure.avg_logprob = -1.3;
         let engine = Scripted::new(vec![vec![
@@ -388,9 +497,9 @@ pub(crate) mod tests {
         let looping =
             " Mood is low. Mood is low. Mood is low. Mood is low. Mood is low. Mood is low.";
         let engine = Scripted::new(vec![
-            vec![raw(0.0, 4.0, " She slept better.")],
+            vec![raw(0.0, 4.8, " She slept better.")],
             vec![raw(0.0, 5.0, looping)],
-            vec![raw(0.0, 4.0, " Mood is low.")],
+            vec![raw(0.0, 4.8, " Mood is low.")],
         ]);
         let mut seen = |_| {};
         let got = transcribe_chunks(
@@ -413,7 +522,7 @@ pub(crate) mod tests {
     #[test]
     fn progress_counts_every_chunk() {
         let samples = audio(&[(3.0, true), (3.0, false)]);
-        let engine = Scripted::new(vec![vec![raw(0.0, 2.0, " Mood is euthymic.")]]);
+        let engine = Scripted::new(vec![vec![raw(0.0, 2.8, " Mood is euthymic.")]]);
         let mut seen = Vec::new();
         transcribe_chunks(
             &engine,

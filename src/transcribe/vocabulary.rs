@@ -2,7 +2,7 @@
 //!
 //! Also two small, safe repairs of screening-tool names and of "SI": the instruments are written the
 //! way clinicians write them ("PHQ 9" -> "PHQ-9"), a tool that does not exist is the one that does
-//! with that number ("PHQ-7" -> "GAD-7", "GAD-9" -> "PHQ-9"), and the letter "C" or the word "see"
+//! with that number ("PHQ-7" -> "GAD-7", "GAD-9" -> "PHQ-9", "HQ-9" -> "PHQ-9"), and the letter "C" or the word "see"
 //! right after "denies"/"current"/"passive"/"active" or right before "or HI"/"and HI" is "SI".
 //!
 //! The prompt can only name a few medications (it is limited to about 220 tokens), and Whisper often
@@ -134,6 +134,8 @@ const INSTRUMENTS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("GAD", &[("7", "GAD-7"), ("2", "GAD-2"), ("9", "PHQ-9")]),
     ("PCL", &[("5", "PCL-5")]),
+    // The P is often lost ("The HQ-9 score was 14"); HQ with these numbers is no other tool.
+    ("HQ", &[("9", "PHQ-9"), ("2", "PHQ-2"), ("15", "PHQ-15")]),
 ];
 
 /// "PHQ 9", "PHQ9", "phq-9" -> "PHQ-9"; a number with no such tool becomes the tool it belongs to.
@@ -344,6 +346,14 @@ mod tests {
             "PHQ-9 was 14 and GAD-7 was 9; PCL-5, done."
         );
         assert_eq!(correct_clinical_spelling("PHQ-7 was 9."), "GAD-7 was 9.");
+        assert_eq!(
+            correct_clinical_spelling("The HQ-9 score was 14."),
+            "The PHQ-9 score was 14."
+        );
+        assert_eq!(
+            correct_clinical_spelling("HQ staff called; HQs 9 floors."),
+            "HQ staff called; HQs 9 floors."
+        );
         assert_eq!(
             correct_clinical_spelling("the PHQ. Then 9"),
             "the PHQ. Then 9"

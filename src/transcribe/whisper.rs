@@ -5,6 +5,7 @@
 //! message unless it is a structurally whole ggml Whisper model. whisper.cpp's own log lines are
 //! routed into `tracing` at debug/trace so a clinician never sees them.
 
+use std::cell::Cell;
 use std::ffi::{CStr, c_char, c_void};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -326,7 +327,20 @@ impl ChunkTranscriber for WhisperTranscriber {
         let lead_in_s = lead_in as f64 / f64::from(WHISPER_RATE);
         let mut state = self.model.context.create_state().map_err(engine_error)?;
         let prompt = self.prompt_with(context);
-        let params = self.params(pass, samples.len(), audio.len(), &prompt);
+        let mut params = self.params(pass, samples.len(), audio.len(), &prompt);
+        // Whisper sees the whole chunk in one window. Left alone, whisper.cpp encodes a second
+        // window from its last timestamp to the end (a tail of silence, or the padding of a short
+        // chunk), which doubled the time of some chunks; what that tail may still hold is the
+        // caller's to judge, with the voice detector (`chunks::transcribe_covering`).
+        let encodes = Cell::new(0u32);
+        // SAFETY: the callback only reads and bumps the counter behind `user_data`, which lives on
+        // this stack frame until `full` below has returned; whisper.cpp calls it on this thread.
+        unsafe {
+            params.set_start_encoder_callback(Some(first_window_only));
+            params.set_start_encoder_callback_user_data(
+                std::ptr::from_ref(&encodes).cast_mut().cast::<c_void>(),
+            );
+        }
         state.full(params, samples).map_err(engine_error)?;
         let no_speech_prob = self.no_speech_probability(&mut state)?;
         let eot = self.model.context.token_eot();
@@ -395,6 +409,23 @@ fn engine_error(err: whisper_rs::WhisperError) -> TranscribeError {
     }
 }
 
+/// whisper.cpp's encoder-begin callback: the first window of a call is encoded, any later one
+/// refused (whisper.cpp then ends the call with what it has decoded).
+unsafe extern "C" fn first_window_only(
+    _ctx: *mut whisper_rs_sys::whisper_context,
+    _state: *mut whisper_rs_sys::whisper_state,
+    user_data: *mut c_void,
+) -> bool {
+    if user_data.is_null() {
+        return true;
+    }
+    // SAFETY: `transcribe_chunk` passes a pointer to a `Cell<u32>` that outlives the call.
+    let encodes = unsafe { &*user_data.cast::<Cell<u32>>() };
+    let before = encodes.get();
+    encodes.set(before.saturating_add(1));
+    before == 0
+}
+
 // ---- whisper.cpp log routing ------------------------------------------------------------------
 
 static ROUTE_LOGS: Once = Once::new();
@@ -426,8 +457,11 @@ unsafe extern "C" fn engine_log_line(
     if line.is_empty() {
         return;
     }
-    if level == whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_ERROR
-        || level == whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_WARN
+    // The refused second window (see `first_window_only`) is reported as an error; it is not one.
+    let expected = line.contains("encoder_begin_callback returned false");
+    if (level == whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_ERROR
+        || level == whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_WARN)
+        && !expected
     {
         tracing::debug!(target: "notedraft::whisper_cpp", "{line}");
     } else {
