@@ -23,13 +23,13 @@ memo_s=${3:-120}
 jobs_list=${JOBS:-1 2}
 threads=${THREADS:-2}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/target/release/notedraft
+bin=${NOTEDRAFT_BIN:-$root/target/release/notedraft}
 
 for tool in espeak-ng sox ffmpeg python3; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (scripts/setup.sh installs it)" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
-(cd "$root" && cargo build --release --quiet --bin notedraft)
+[ -n "${NOTEDRAFT_BIN:-}" ] || (cd "$root" && cargo build --release --quiet --bin notedraft)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/notedraft-bench-batch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -57,7 +57,8 @@ for i in $(seq 0 $((memos - 1))); do
   parts=()
   length=0
   k=$i
-  while python3 -c "import sys; sys.exit(0 if $length < $memo_s - 25 else 1)"; do
+  # At least one paragraph; then more until the memo is nearly full.
+  while [ ${#parts[@]} -eq 0 ] || python3 -c "import sys; sys.exit(0 if $length < $memo_s - 25 else 1)"; do
     p=${paragraphs[$((k % ${#paragraphs[@]}))]}
     f=$work/parts/$i-$k.wav
     espeak-ng -v "${voices[$((i % 2))]}" -s "${speeds[$((i % 2))]}" -w "$f.raw.wav" "$p"
@@ -69,7 +70,7 @@ for i in $(seq 0 $((memos - 1))); do
   memo=$work/memos/memo-$(printf '%02d' "$i")
   sox "${parts[@]}" "$memo.joined.wav"
   # Fill to the memo's length with silence (the recorder left running), or cut to it.
-  sox "$memo.joined.wav" "$memo.full.wav" pad 0 "$memo_s" trim 0 "$memo_s"
+  sox "$memo.joined.wav" "$memo.full.wav" pad 0 "$memo_s" trim 0 "$memo_s" 2>/dev/null
   rm -f "$memo.joined.wav"
   if [ $((i % 2)) -eq 0 ]; then
     ffmpeg -loglevel error -y -i "$memo.full.wav" -c:a aac -b:a 64k "$memo.m4a"
@@ -77,10 +78,14 @@ for i in $(seq 0 $((memos - 1))); do
   else
     mv "$memo.full.wav" "$memo.wav"
   fi
-  total_audio=$(python3 -c "print($total_audio + $memo_s)")
+done
+total_audio=0
+for f in "$work"/memos/*; do
+  d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f")
+  total_audio=$(python3 -c "print($total_audio + $d)")
 done
 audio_min=$(python3 -c "print($total_audio / 60)")
-printf 'notedraft batch: %s memos of %s s (%.1f audio minutes), model %s, %s threads, %s cores\n' \
+printf 'notedraft batch: %s memos of about %s s (%.1f audio minutes), model %s, %s threads, %s cores\n' \
   "$memos" "$memo_s" "$audio_min" "$model" "$threads" "$(nproc)"
 printf '%-34s %8s %16s %9s\n' setting wall_s audio_min/min peak_mib
 

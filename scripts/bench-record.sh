@@ -24,13 +24,13 @@ repeats=${REPEATS:-3}
 threads=${THREADS:-2}
 stop=${STOP:-enter}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/target/release/notedraft
+bin=${NOTEDRAFT_BIN:-$root/target/release/notedraft}
 
 for tool in espeak-ng sox cc python3; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (scripts/setup.sh installs it)" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
-(cd "$root" && cargo build --release --quiet --bin notedraft)
+[ -n "${NOTEDRAFT_BIN:-}" ] || (cd "$root" && cargo build --release --quiet --bin notedraft)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/notedraft-bench-record.XXXXXX")
 trap 'rm -rf "$work"' EXIT

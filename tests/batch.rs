@@ -467,3 +467,27 @@ fn a_folder_with_no_memos_says_so() {
         result.stderr
     );
 }
+
+#[test]
+fn the_throughput_benchmark_runs() {
+    let _turn = turn();
+    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-batch.sh"))
+        .arg(base_model())
+        .args(["1", "20"])
+        .env("JOBS", "1")
+        .env("NOTEDRAFT_BIN", assert_cmd::cargo::cargo_bin("notedraft"))
+        .output()
+        .expect("run scripts/bench-batch.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("notedraft --jobs 1"))
+        .unwrap_or_else(|| panic!("no result row:\n{stdout}"));
+    let speed: f64 = row.split_whitespace().nth(4).unwrap().parse().unwrap();
+    assert!(speed > 0.5, "audio minutes per minute: {row}");
+}

@@ -520,3 +520,28 @@ fn silence_only_makes_no_draft_and_says_what_to_check() {
     assert!(files_ending(&out, ".draft.md").is_empty());
     assert!(files_ending(&out, ".unfinished.wav").is_empty());
 }
+
+#[test]
+fn the_stop_latency_benchmark_runs() {
+    let _turn = turn();
+    let output =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-record.sh"))
+            .arg(base_model())
+            .arg("0.2")
+            .env("REPEATS", "1")
+            .env("NOTEDRAFT_BIN", assert_cmd::cargo::cargo_bin("notedraft"))
+            .output()
+            .expect("run scripts/bench-record.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let median = stdout
+        .lines()
+        .find(|l| l.starts_with("0.2") && l.contains("median"))
+        .unwrap_or_else(|| panic!("no median line:\n{stdout}"));
+    let seconds: f64 = median.split_whitespace().last().unwrap().parse().unwrap();
+    assert!((0.0..30.0).contains(&seconds), "{median}");
+}

@@ -51,6 +51,9 @@ pub(crate) struct DecodedSource {
     bad_packets: u64,
     /// Mono samples decoded so far, at the source rate.
     frames_decoded: u64,
+    /// Frames still to drop at the start: the encoder's priming that the container's edit list hides
+    /// from players (symphonia does not apply MP4 edit lists yet).
+    priming_left: u64,
     ended: bool,
 }
 
@@ -165,6 +168,18 @@ impl DecodedSource {
             recorded_at = mp4_creation_time(path);
         }
 
+        let priming_frames = match &decoder {
+            PacketDecoder::Symphonia(_) if reader.format_info().short_name == "isomp4" => {
+                mp4_priming_frames(path, params.sample_rate.unwrap_or(0)).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        let declared_duration_s = match params.sample_rate {
+            Some(rate) if rate > 0 => {
+                (declared_duration_s - priming_frames as f64 / f64::from(rate)).max(0.0)
+            }
+            _ => declared_duration_s,
+        };
         let declared_duration_exact = !matches!(
             reader.format_info().short_name,
             "mp1" | "mp2" | "mp3" | "aac" | "adts"
@@ -185,6 +200,7 @@ impl DecodedSource {
             good_packets: 0,
             bad_packets: 0,
             frames_decoded: 0,
+            priming_left: priming_frames,
             ended: false,
         };
         // Decode up to the first audio now: it proves the codec works before any long job starts, and the
@@ -277,6 +293,11 @@ impl DecodedSource {
                 } else {
                     let whole = self.interleaved.len() - self.interleaved.len() % channels;
                     out.extend(mix_to_mono(&self.interleaved[..whole], channels));
+                }
+                if self.priming_left > 0 {
+                    let drop = self.priming_left.min((out.len() - before) as u64) as usize;
+                    out.drain(before..before + drop);
+                    self.priming_left -= drop as u64;
                 }
                 self.frames_decoded += (out.len() - before) as u64;
             }
@@ -533,6 +554,70 @@ fn mp4_creation_time(path: &Path) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_second(unix).ok()
 }
 
+/// The frames (at `rate`) that the first sound track's edit list skips at the start: AAC encoders prime
+/// the decoder with about 1024 to 2112 frames that players never play. `None` where there is no edit list.
+fn mp4_priming_frames(path: &Path, rate: u32) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    let file_len = file.metadata().ok()?.len();
+    let (moov_start, moov_end) = find_box(&mut file, 0, file_len, b"moov")?;
+    let mut at = moov_start;
+    while let Some((trak_start, trak_end)) = find_box(&mut file, at, moov_end, b"trak") {
+        at = trak_end;
+        let Some((mdia_start, mdia_end)) = find_box(&mut file, trak_start, trak_end, b"mdia")
+        else {
+            continue;
+        };
+        let Some((hdlr, _)) = find_box(&mut file, mdia_start, mdia_end, b"hdlr") else {
+            continue;
+        };
+        // hdlr: version and flags (4), pre_defined (4), handler type (4).
+        if read_at::<4>(&mut file, hdlr + 8)? != *b"soun" {
+            continue;
+        }
+        let (mdhd, _) = find_box(&mut file, mdia_start, mdia_end, b"mdhd")?;
+        let timescale_at = if read_at::<1>(&mut file, mdhd)?[0] == 1 {
+            20
+        } else {
+            12
+        };
+        let timescale = u32::from_be_bytes(read_at::<4>(&mut file, mdhd + timescale_at)?);
+        let (edts_start, edts_end) = find_box(&mut file, trak_start, trak_end, b"edts")?;
+        let (elst, elst_end) = find_box(&mut file, edts_start, edts_end, b"elst")?;
+        let version = read_at::<1>(&mut file, elst)?[0];
+        let count = u32::from_be_bytes(read_at::<4>(&mut file, elst + 4)?);
+        let entry_len: u64 = if version == 1 { 20 } else { 12 };
+        // An empty edit (media time -1) delays the track instead; the first real edit says where it starts.
+        for entry in 0..u64::from(count) {
+            let entry_at = elst + 8 + entry * entry_len;
+            if entry_at + entry_len > elst_end {
+                return None;
+            }
+            let media_time = if version == 1 {
+                i64::from_be_bytes(read_at::<8>(&mut file, entry_at + 8)?)
+            } else {
+                i64::from(i32::from_be_bytes(read_at::<4>(&mut file, entry_at + 4)?))
+            };
+            if media_time >= 0 {
+                if timescale == 0 || rate == 0 {
+                    return None;
+                }
+                let frames = u128::from(media_time.unsigned_abs()) * u128::from(rate)
+                    / u128::from(timescale);
+                return u64::try_from(frames).ok();
+            }
+        }
+        return None;
+    }
+    None
+}
+
+fn read_at<const N: usize>(file: &mut File, at: u64) -> Option<[u8; N]> {
+    let mut bytes = [0u8; N];
+    file.seek(SeekFrom::Start(at)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// For a file that starts like an MP4 (`ftyp` box) but could not be opened: `Truncated` when a top-level
 /// box runs past the end of the file, else `Corrupt`. `None` for anything that is not an MP4.
 fn mp4_damage(path: &Path) -> Option<AudioError> {
@@ -737,6 +822,55 @@ mod tests {
             let path = ffmpeg_sine(d, name, 440, 3.0, &args);
             assert_sine_survives(&path, format);
         }
+    }
+
+    /// Where the loudest 5 ms of a decoded file falls, in seconds.
+    fn loudest_moment_s(path: &Path) -> f64 {
+        let (samples, _) = load_file(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let window = 80;
+        let loudest = samples
+            .as_slice()
+            .windows(window)
+            .step_by(8)
+            .enumerate()
+            .max_by(|a, b| rms(a.1).total_cmp(&rms(b.1)))
+            .unwrap()
+            .0;
+        (loudest * 8 + window / 2) as f64 / f64::from(WHISPER_RATE)
+    }
+
+    #[test]
+    fn aac_priming_is_skipped_so_timestamps_match_the_player() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut at = Vec::new();
+        for (name, codec) in [("click.wav", "pcm_s16le"), ("click.m4a", "aac")] {
+            let path = dir.path().join(name);
+            run_tool(
+                "ffmpeg",
+                &[
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "aevalsrc=if(between(t\\,0.5\\,0.503)\\,0.8*sin(2*PI*1000*t)\\,0):s=44100:d=1",
+                    "-c:a",
+                    codec,
+                    path.to_str().unwrap(),
+                ],
+            );
+            at.push(loudest_moment_s(&path));
+        }
+        assert!((at[0] - 0.5015).abs() < 0.004, "WAV click at {} s", at[0]);
+        // Without the edit list the click would come 1024 frames (23 ms) late.
+        assert!(
+            (at[1] - at[0]).abs() < 0.006,
+            "WAV {} s, M4A {} s",
+            at[0],
+            at[1]
+        );
     }
 
     #[test]
