@@ -14,7 +14,7 @@ use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -41,6 +41,13 @@ const READ_WAIT: Duration = Duration::from_millis(40);
 const VIEW_INTERVAL: Duration = Duration::from_millis(100);
 /// Audio kept before an utterance can open, so its pre-roll is still in memory.
 const KEEP_BEFORE_S: f64 = 1.0;
+/// A short utterance followed by this much quiet is decoded at once, before the cutter closes it
+/// (after 0.6 s), in case it is "end of dictation": the spoken stop then costs this pause, not the
+/// cutter's.
+const EARLY_LOOK_AFTER_S: f64 = 0.3;
+/// Only utterances with at most this much speech get the early look: the stop phrase is short, and
+/// a long utterance is not worth decoding twice.
+const EARLY_LOOK_MAX_SPEECH_S: f64 = 3.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -208,10 +215,27 @@ pub struct RecordOutcome {
 struct Job {
     start: u64,
     audio: Vec<f32>,
+    /// An utterance not yet closed, decoded early only to hear whether it ends the dictation.
+    early: bool,
+}
+
+/// What became of one job.
+#[derive(Debug)]
+enum HeardKind {
+    /// A closed utterance: its text belongs in the note.
+    Utterance,
+    /// An early look; `ends` when it says "end of dictation" (its text is then the utterance's).
+    Early { ends: bool },
+    /// Not decoded: it starts after the spoken end of the dictation.
+    Skipped,
 }
 
 /// What the worker sends back for one job.
-type Heard = (u64, Result<Vec<Segment>, TranscribeError>);
+struct Heard {
+    start: u64,
+    kind: HeardKind,
+    result: Result<Vec<Segment>, TranscribeError>,
+}
 
 /// The 16 kHz audio not yet handed to the transcriber, from sample `start` on.
 struct Pending {
@@ -226,12 +250,17 @@ impl Pending {
 
     /// A copy of `range` (clipped to what is held); everything before its end is let go.
     fn take(&mut self, range: &Range<u64>) -> Vec<f32> {
+        let out = self.copy(range);
+        self.drop_before(range.end);
+        out
+    }
+
+    /// A copy of `range` (clipped to what is held), keeping it all.
+    fn copy(&self, range: &Range<u64>) -> Vec<f32> {
         let held = self.start..self.start + self.samples.len() as u64;
         let from = (range.start.max(held.start) - held.start) as usize;
         let to = (range.end.clamp(held.start, held.end) - held.start) as usize;
-        let out = self.samples[from.min(to)..to].to_vec();
-        self.drop_before(range.end);
-        out
+        self.samples[from.min(to)..to].to_vec()
     }
 
     fn drop_before(&mut self, sample: u64) {
@@ -296,16 +325,44 @@ pub fn record(
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
     let worker_speech = speech.clone();
+    // Set by the worker when an early look hears the end: what starts there or later is not decoded,
+    // so the draft does not wait for the same words a second time.
+    let ended_at = Arc::new(AtomicU64::new(u64::MAX));
     let worker = thread::Builder::new()
         .name("notedraft-transcribe".into())
         .spawn(move || {
             let mut said = String::new();
             for job in job_rx {
+                if job.start >= ended_at.load(Ordering::SeqCst) {
+                    let skipped = Heard {
+                        start: job.start,
+                        kind: HeardKind::Skipped,
+                        result: Ok(Vec::new()),
+                    };
+                    if heard_tx.send(skipped).is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 let audio = Samples16k::new(job.audio);
                 let result = worker_speech
                     .transcribe_following(&audio, &said)
                     .map(|t| t.segments);
-                if let Ok(segments) = &result {
+                let kind = if job.early {
+                    let ends = result.as_ref().is_ok_and(|segments| {
+                        let pieces: Vec<TimedText> = segments.iter().map(timed).collect();
+                        note::says_end_of_dictation(&pieces)
+                    });
+                    if ends {
+                        ended_at.store(job.start, Ordering::SeqCst);
+                    }
+                    HeardKind::Early { ends }
+                } else {
+                    HeardKind::Utterance
+                };
+                if let (HeardKind::Utterance | HeardKind::Early { ends: true }, Ok(segments)) =
+                    (&kind, &result)
+                {
                     for segment in segments {
                         said.push(' ');
                         said.push_str(&segment.text);
@@ -319,7 +376,12 @@ pub fn record(
                         said.drain(..cut);
                     }
                 }
-                if heard_tx.send((job.start, result)).is_err() {
+                let heard = Heard {
+                    start: job.start,
+                    kind,
+                    result,
+                };
+                if heard_tx.send(heard).is_err() {
                     break;
                 }
             }
@@ -341,6 +403,7 @@ pub fn record(
         heard_end: false,
         last_section: None,
         failure: None,
+        early_look_at: None,
     };
     let mut resampler =
         Resampler16k::new(capture.sample_rate()).map_err(|e| interrupted(e.into()))?;
@@ -372,7 +435,27 @@ pub fn record(
             let _ = job_tx.send(Job {
                 start: range.start,
                 audio,
+                early: false,
             });
+        }
+        if let Some(open) = chunker.open_since()
+            && live.early_look_at != Some(open)
+            && live.jobs_sent == live.jobs_done
+        {
+            let rate = f64::from(WHISPER_RATE);
+            let quiet = chunker.silence_samples();
+            let speech_end = chunker.position().saturating_sub(quiet);
+            if quiet as f64 >= EARLY_LOOK_AFTER_S * rate
+                && speech_end.saturating_sub(open) as f64 <= EARLY_LOOK_MAX_SPEECH_S * rate
+            {
+                live.early_look_at = Some(open);
+                live.jobs_sent += 1;
+                let _ = job_tx.send(Job {
+                    start: open,
+                    audio: pending.copy(&(open..chunker.position())),
+                    early: true,
+                });
+            }
         }
         if chunker.open_since().is_none() {
             let keep = (KEEP_BEFORE_S * f64::from(WHISPER_RATE)) as u64;
@@ -393,8 +476,8 @@ pub fn record(
             &mut resampler,
         )
         .map_err(&interrupted)?;
-        while let Ok((start, result)) = heard_rx.try_recv() {
-            let sentences = live.absorb(start, result);
+        while let Ok(heard) = heard_rx.try_recv() {
+            let sentences = live.absorb(heard);
             if !sentences.is_empty() {
                 view.heard(&sentences);
             }
@@ -470,12 +553,13 @@ pub fn record(
             let _ = job_tx.send(Job {
                 start: range.start,
                 audio,
+                early: false,
             });
         }
     }
     drop(job_tx);
-    for (start, result) in heard_rx.iter() {
-        let sentences = live.absorb(start, result);
+    for heard in heard_rx.iter() {
+        let sentences = live.absorb(heard);
         if !sentences.is_empty() {
             view.heard(&sentences);
         }
@@ -536,16 +620,25 @@ struct Live {
     heard_end: bool,
     last_section: Option<Section>,
     failure: Option<TranscribeError>,
+    /// The open utterance (by its start) that was given an early look.
+    early_look_at: Option<u64>,
 }
 
 impl Live {
-    /// Take in one transcribed utterance; returns its sentences with where they go.
-    fn absorb(
-        &mut self,
-        start: u64,
-        result: Result<Vec<Segment>, TranscribeError>,
-    ) -> Vec<HeardSentence> {
+    /// Take in what the worker heard; returns the new sentences with where they go.
+    fn absorb(&mut self, heard: Heard) -> Vec<HeardSentence> {
         self.jobs_done += 1;
+        let Heard {
+            start,
+            kind,
+            result,
+        } = heard;
+        match kind {
+            HeardKind::Utterance => {}
+            HeardKind::Early { ends: true } => self.heard_end = true,
+            // The utterance will be decoded whole once it closes; a failed early look changes nothing.
+            HeardKind::Early { ends: false } | HeardKind::Skipped => return Vec::new(),
+        }
         let segments = match result {
             Ok(segments) => segments,
             Err(err) => {
@@ -999,27 +1092,95 @@ mod tests {
         assert_eq!(later.len(), 2, "{later:?}");
     }
 
-    #[test]
-    fn an_utterance_saying_end_of_dictation_is_noticed_even_split_in_two() {
-        let mut live = Live {
+    fn live() -> Live {
+        Live {
             format: NoteFormat::Soap,
             segments: Vec::new(),
-            jobs_sent: 2,
+            jobs_sent: 0,
             jobs_done: 0,
             heard_end: false,
             last_section: None,
             failure: None,
-        };
-        let seg = |text: &str| Segment {
-            start_s: 0.0,
-            end_s: 2.0,
-            text: text.into(),
-        };
-        live.absorb(0, Ok(vec![seg("Plan. Continue CBT weekly. End of")]));
+            early_look_at: None,
+        }
+    }
+
+    fn heard(start_s: f64, kind: HeardKind, text: &str) -> Heard {
+        Heard {
+            start: (start_s * 16_000.0) as u64,
+            kind,
+            result: Ok(vec![Segment {
+                start_s: 0.0,
+                end_s: 2.0,
+                text: text.into(),
+            }]),
+        }
+    }
+
+    #[test]
+    fn an_utterance_saying_end_of_dictation_is_noticed_even_split_in_two() {
+        let mut live = live();
+        live.jobs_sent = 2;
+        live.absorb(heard(
+            0.0,
+            HeardKind::Utterance,
+            "Plan. Continue CBT weekly. End of",
+        ));
         assert!(!live.heard_end);
         assert_eq!(live.last_section, Some(Section::Plan));
-        live.absorb(3 * 16_000, Ok(vec![seg("dictation.")]));
+        live.absorb(heard(3.0, HeardKind::Utterance, "dictation."));
         assert!(live.heard_end);
         assert_eq!(live.jobs_done, 2);
+    }
+
+    #[test]
+    fn an_early_look_that_hears_the_end_stops_and_its_words_are_kept_once() {
+        let mut live = live();
+        live.absorb(heard(
+            0.0,
+            HeardKind::Utterance,
+            "Plan. Continue CBT weekly.",
+        ));
+        live.absorb(heard(
+            5.0,
+            HeardKind::Early { ends: true },
+            "End of dictation.",
+        ));
+        assert!(live.heard_end);
+        // The same utterance, closed later, is skipped by the worker and adds nothing.
+        live.absorb(heard(5.0, HeardKind::Skipped, "End of dictation."));
+        let texts: Vec<&str> = live.segments.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["Plan. Continue CBT weekly.", "End of dictation."]);
+        assert_eq!(live.segments[1].start_s, 5.0);
+        assert_eq!(live.jobs_done, 3);
+    }
+
+    #[test]
+    fn an_early_look_at_anything_else_is_let_go() {
+        let mut live = live();
+        let sentences = live.absorb(heard(0.0, HeardKind::Early { ends: false }, "Objective."));
+        assert!(sentences.is_empty());
+        assert!(live.segments.is_empty());
+        assert!(!live.heard_end);
+        assert_eq!(live.jobs_done, 1);
+        let sentences = live.absorb(heard(
+            0.0,
+            HeardKind::Utterance,
+            "Objective. She arrived on time.",
+        ));
+        assert!(sentences.iter().any(|s| s.text == "She arrived on time."));
+        assert_eq!(live.segments.len(), 1);
+    }
+
+    #[test]
+    fn pending_audio_can_be_copied_without_letting_go() {
+        let mut pending = Pending {
+            start: 100,
+            samples: (0..50).map(|i| i as f32).collect(),
+        };
+        assert_eq!(pending.copy(&(110..113)), vec![10.0, 11.0, 12.0]);
+        assert_eq!(pending.samples.len(), 50);
+        assert_eq!(pending.take(&(110..113)), vec![10.0, 11.0, 12.0]);
+        assert_eq!(pending.start, 113);
     }
 }
