@@ -217,10 +217,12 @@ struct Job {
     audio: Vec<f32>,
     /// An utterance not yet closed, decoded early only to hear whether it ends the dictation.
     early: bool,
+    /// When it was handed to the worker, for the debug timings.
+    sent: Instant,
 }
 
 /// What became of one job.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 enum HeardKind {
     /// A closed utterance: its text belongs in the note.
     Utterance,
@@ -228,6 +230,34 @@ enum HeardKind {
     Early { ends: bool },
     /// Not decoded: it starts after the spoken end of the dictation.
     Skipped,
+}
+
+type Decoded = Result<Vec<Segment>, TranscribeError>;
+
+/// An early look at an utterance not yet closed: a quick listen first (see
+/// [`Speech::listen_for_stop`]); only when it hears the stop with words for the note is the
+/// utterance decoded properly, so those words are as good as any other utterance's.
+fn early_look(
+    quick: impl FnOnce() -> Decoded,
+    full: impl FnOnce() -> Decoded,
+) -> (HeardKind, Decoded) {
+    let says = |decoded: &Decoded, check: fn(&[TimedText]) -> bool| {
+        decoded.as_ref().is_ok_and(|segments| {
+            let pieces: Vec<TimedText> = segments.iter().map(timed).collect();
+            check(&pieces)
+        })
+    };
+    let heard = quick();
+    if says(&heard, note::says_only_end_of_dictation) {
+        // Nothing of it goes in the note, so the quick listen's words will do.
+        return (HeardKind::Early { ends: true }, heard);
+    }
+    if !says(&heard, note::says_end_of_dictation) {
+        return (HeardKind::Early { ends: false }, heard);
+    }
+    let decoded = full();
+    let ends = says(&decoded, note::says_end_of_dictation);
+    (HeardKind::Early { ends }, decoded)
 }
 
 /// What the worker sends back for one job.
@@ -344,22 +374,35 @@ pub fn record(
                     }
                     continue;
                 }
+                let queued = job.sent.elapsed();
                 let audio = Samples16k::new(job.audio);
-                let result = worker_speech
-                    .transcribe_following(&audio, &said)
-                    .map(|t| t.segments);
-                let kind = if job.early {
-                    let ends = result.as_ref().is_ok_and(|segments| {
-                        let pieces: Vec<TimedText> = segments.iter().map(timed).collect();
-                        note::says_end_of_dictation(&pieces)
-                    });
-                    if ends {
-                        ended_at.store(job.start, Ordering::SeqCst);
-                    }
-                    HeardKind::Early { ends }
-                } else {
-                    HeardKind::Utterance
+                let decode_started = Instant::now();
+                let full = || {
+                    worker_speech
+                        .transcribe_following(&audio, &said)
+                        .map(|t| t.segments)
                 };
+                let (kind, result) = if job.early {
+                    let quick = || {
+                        worker_speech
+                            .listen_for_stop(&audio, &said)
+                            .map(|t| t.segments)
+                    };
+                    early_look(quick, full)
+                } else {
+                    (HeardKind::Utterance, full())
+                };
+                if kind == (HeardKind::Early { ends: true }) {
+                    ended_at.store(job.start, Ordering::SeqCst);
+                }
+                tracing::debug!(
+                    start_s = job.start as f64 / f64::from(WHISPER_RATE),
+                    audio_s = audio.duration_s(),
+                    ?kind,
+                    queued_s = queued.as_secs_f64(),
+                    decode_s = decode_started.elapsed().as_secs_f64(),
+                    "utterance decoded"
+                );
                 if let (HeardKind::Utterance | HeardKind::Early { ends: true }, Ok(segments)) =
                     (&kind, &result)
                 {
@@ -436,6 +479,7 @@ pub fn record(
                 start: range.start,
                 audio,
                 early: false,
+                sent: Instant::now(),
             });
         }
         if let Some(open) = chunker.open_since()
@@ -454,6 +498,7 @@ pub fn record(
                     start: open,
                     audio: pending.copy(&(open..chunker.position())),
                     early: true,
+                    sent: Instant::now(),
                 });
             }
         }
@@ -554,6 +599,7 @@ pub fn record(
                 start: range.start,
                 audio,
                 early: false,
+                sent: Instant::now(),
             });
         }
     }
@@ -1131,6 +1177,61 @@ mod tests {
         live.absorb(heard(3.0, HeardKind::Utterance, "dictation."));
         assert!(live.heard_end);
         assert_eq!(live.jobs_done, 2);
+    }
+
+    fn decoded(text: &str) -> Decoded {
+        Ok(vec![Segment {
+            start_s: 0.0,
+            end_s: 2.0,
+            text: text.into(),
+        }])
+    }
+
+    #[test]
+    fn an_early_look_at_the_stop_alone_takes_the_quick_listen() {
+        let (kind, result) = early_look(
+            || decoded("Okay, end of dictation."),
+            || panic!("the stop alone is not decoded again"),
+        );
+        assert_eq!(kind, HeardKind::Early { ends: true });
+        assert_eq!(result.unwrap()[0].text, "Okay, end of dictation.");
+    }
+
+    #[test]
+    fn words_for_the_note_said_with_the_stop_are_decoded_properly() {
+        let (kind, result) = early_look(
+            || decoded("Next session Monday, sir tra line. End of dictation."),
+            || decoded("Next session Monday, sertraline. End of dictation."),
+        );
+        assert_eq!(kind, HeardKind::Early { ends: true });
+        assert_eq!(
+            result.unwrap()[0].text,
+            "Next session Monday, sertraline. End of dictation."
+        );
+        // The proper decode has the last word: without the stop in it, recording goes on.
+        let (kind, _) = early_look(
+            || decoded("Next session Monday. End of dictation."),
+            || decoded("Next session Monday, and of addition."),
+        );
+        assert_eq!(kind, HeardKind::Early { ends: false });
+    }
+
+    #[test]
+    fn an_early_look_that_hears_no_stop_decodes_nothing_more() {
+        let (kind, _) = early_look(
+            || decoded("Objective."),
+            || panic!("no stop, no second decode"),
+        );
+        assert_eq!(kind, HeardKind::Early { ends: false });
+        let (kind, _) = early_look(
+            || {
+                Err(TranscribeError::Engine {
+                    detail: "test".into(),
+                })
+            },
+            || panic!("a failed look changes nothing"),
+        );
+        assert_eq!(kind, HeardKind::Early { ends: false });
     }
 
     #[test]

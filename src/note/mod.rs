@@ -208,6 +208,23 @@ pub fn says_end_of_dictation(pieces: &[TimedText]) -> bool {
         .any(|s| commands::read(s).command == Some(commands::Command::EndOfDictation))
 }
 
+/// Whether these words say "end of dictation" and nothing the note would keep: no sentence besides
+/// the command has words for the note ("Okay. End of dictation." does not, "Next session Monday.
+/// End of dictation." does).
+pub fn says_only_end_of_dictation(pieces: &[TimedText]) -> bool {
+    let mut ended = false;
+    for sentence in sentences::split(pieces) {
+        let utterance = commands::read(&sentence);
+        if utterance.command == Some(commands::Command::EndOfDictation) {
+            ended = true;
+        }
+        if utterance.content.is_some() {
+            return false;
+        }
+    }
+    ended
+}
+
 /// Drafts a note with the embedded classifier.
 pub fn build_draft(request: &DraftRequest) -> Draft {
     build_draft_with(request, classify::model())
@@ -418,6 +435,31 @@ PHQ-9 was 14, down from 18. She denies SI/HI. We practiced cognitive restructuri
 For my notes, I noticed I felt protective of her again. \
 Assessment. Progress toward goal one is evident, PHQ-9 down from 18 to 14. \
 Plan. Next session in one week, continue thought records. End of dictation. Thanks.";
+
+    #[test]
+    fn only_the_stop_phrase_is_told_from_words_said_with_it() {
+        let said = |text: &str| {
+            vec![TimedText {
+                text: text.to_string(),
+                start_s: Some(0.0),
+                end_s: Some(2.0),
+            }]
+        };
+        for text in [
+            "End of dictation.",
+            "Okay. End of dictation.",
+            "Um, end of note.",
+        ] {
+            assert!(says_only_end_of_dictation(&said(text)), "{text}");
+            assert!(says_end_of_dictation(&said(text)), "{text}");
+        }
+        let with_words = said("Next session on Monday. End of dictation.");
+        assert!(!says_only_end_of_dictation(&with_words));
+        assert!(says_end_of_dictation(&with_words));
+        for text in ["Next session on Monday.", "Um.", ""] {
+            assert!(!says_only_end_of_dictation(&said(text)), "{text}");
+        }
+    }
 
     fn section_texts(d: &Draft, name: Section) -> Vec<String> {
         d.section(name)

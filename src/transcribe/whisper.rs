@@ -79,9 +79,10 @@ impl WhisperModel {
             unreadable()
         })?;
         let load_time = started.elapsed();
-        tracing::info!(
+        tracing::debug!(
             model = name,
-            "speech model loaded in {:.2} s",
+            path = %path.display(),
+            "whisper.cpp context ready in {:.2} s",
             load_time.as_secs_f64()
         );
         Ok(Arc::new(Self {
