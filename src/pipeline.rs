@@ -122,9 +122,7 @@ impl Speech {
         samples: &Samples16k,
         context: &str,
     ) -> Result<Transcript, TranscribeError> {
-        let mut engine = WhisperTranscriber::new(Arc::clone(&self.model), self.options.clone());
-        engine.tuning = DecodeTuning::live();
-        transcribe::transcribe_after(&engine, samples, context)
+        self.transcribe_live(self.options.clone(), samples, context)
     }
 
     /// A quick listen for the spoken stop: like [`Self::transcribe_following`], but the prompt is
@@ -144,6 +142,15 @@ impl Speech {
             initial_prompt: STOP_LISTEN_PROMPT.to_string(),
             ..self.options.clone()
         };
+        self.transcribe_live(options, samples, context)
+    }
+
+    fn transcribe_live(
+        &self,
+        options: TranscribeOptions,
+        samples: &Samples16k,
+        context: &str,
+    ) -> Result<Transcript, TranscribeError> {
         let mut engine = WhisperTranscriber::new(Arc::clone(&self.model), options);
         engine.tuning = DecodeTuning::live();
         transcribe::transcribe_after(&engine, samples, context)
