@@ -1155,11 +1155,7 @@ mod tests {
         Heard {
             start: (start_s * 16_000.0) as u64,
             kind,
-            result: Ok(vec![Segment {
-                start_s: 0.0,
-                end_s: 2.0,
-                text: text.into(),
-            }]),
+            result: decoded(text),
         }
     }
 
